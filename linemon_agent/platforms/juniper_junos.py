@@ -1,0 +1,170 @@
+"""Juniper Junos: the ``ping ... rapid`` command and its answer (classic BSD or Evolved iputils)."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from typing import ClassVar
+
+from linemon_agent.errors import LinemonError
+from linemon_agent.models import PingRequest, PingResult
+from linemon_agent.platforms.base import RTT_RE, TRANSMITTED_RE, Platform, to_float
+
+# What Junos prints instead of a summary when it refuses or cannot run the ping: CLI errors
+# ("syntax error, expecting <command>.", "error: ..."), and the ping process's own ("ping:
+# cannot resolve X: Unknown host", "invalid routing instance", "ping: bind: Can't assign
+# requested address"; Evolved: "ping: X: Name or service not known"). Only consulted when no
+# statistics line was printed.
+_ERROR_PREFIXES = ("error:", "ping:", "ping6:", "connect:")
+_ERROR_PHRASES = (
+    "syntax error",
+    "unknown command",
+    "is ambiguous",
+    "no valid completions",
+    "missing mandatory",
+    "invalid numeric value",
+    "invalid value",
+    "invalid routing instance",
+    "invalid interface",
+    "unknown host",
+    "name or service not known",
+    "not found",
+    "does not exist",
+    "network is unreachable",
+    "no route to host",
+    "assign requested address",
+)
+# ``rapid`` prints one mark per probe: '!' a reply, '.' a probe that timed out.
+_MARKS = frozenset("!.")
+# Statistics and round-trip lines are short; longer lines are never read as one (this also
+# keeps the regular expressions linear on hostile input).
+_MAX_LINE = 300
+_LOSS = re.compile(r"(\d+(?:[.,]\d+)?)\s*%\s*packet\s+loss", re.IGNORECASE)
+_DUPLICATES = re.compile(r"\+(\d+)\s+duplicates?", re.IGNORECASE)
+_ERRORS = re.compile(r"\+(\d+)\s+errors?", re.IGNORECASE)
+_UNIT_TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _family(text: str | None) -> int | None:
+    """4 or 6 for an IP address, None for a host name (or nothing)."""
+    if text is None:
+        return None
+    try:
+        return ipaddress.ip_address(text).version
+    except ValueError:
+        return None
+
+
+class JuniperJunos(Platform):
+    """Junos and Junos OS Evolved: ``ping`` with routing-instance, source, interface, rapid.
+
+    ``wait`` is the per-probe timeout as Junos understands it (a reply later than this counts
+    as lost; it is also the wait after the last probe, 10 s by default). ``rapid`` prints one
+    mark per probe instead of a line per reply; a lost probe prints nothing without it.
+    """
+
+    name: ClassVar[str] = "juniper_junos"
+    description: ClassVar[str] = "Juniper Junos / Junos OS Evolved: ping ... count N rapid"
+    scrapli_platform: ClassVar[str] = "juniper_junos"
+    # scrapli's own Junos list (its on_open already sets screen-length 0, screen-width 511 and
+    # complete-on-space off, so the CLI never rewrites the command we type).
+    failed_when_contains: ClassVar[tuple[str, ...]] = (
+        "is ambiguous",
+        "No valid completions",
+        "unknown command",
+        "syntax error",
+        "missing mandatory argument",
+        "invalid numeric value",
+    )
+    keepalive_command: ClassVar[str] = ""
+    supports: ClassVar[frozenset[str]] = frozenset(
+        {"size", "timeout", "vrf", "source", "source_interface"}
+    )
+    # size 0-65468 bytes of payload; wait in whole seconds (10 by default); rapid sends the
+    # next probe as soon as the previous one is answered.
+    size_range: ClassVar[tuple[int, int]] = (0, 65468)
+    timeout_range: ClassVar[tuple[float, float]] = (1.0, 60.0)
+    default_timeout: ClassVar[float] = 10.0
+    probe_interval: ClassVar[float] = 0.0
+
+    def _build(self, request: PingRequest) -> str:
+        words = ["ping", request.target]
+        source_family = _family(request.source)
+        if _family(request.target) is None and source_family is not None:
+            # A host name resolves in the family of the source address it is pinged from.
+            words.append("inet6" if source_family == 6 else "inet")
+        if request.vrf is not None:
+            words += ["routing-instance", request.vrf]
+        if request.source is not None:
+            words += ["source", request.source]
+        if request.source_interface is not None:
+            words += ["interface", request.source_interface]
+        if request.size is not None:
+            words += ["size", str(request.size)]
+        if request.timeout is not None:
+            words += ["wait", str(math.ceil(request.timeout))]
+        words += ["count", str(request.count), "rapid"]
+        return " ".join(words)
+
+    def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:
+        lines = output.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        summaries = [
+            (at, match)
+            for at, line in enumerate(lines)
+            if len(line) <= _MAX_LINE
+            and "transmitted" in line.lower()
+            and (match := TRANSMITTED_RE.search(line))
+        ]
+        if not summaries:
+            raise self._refusal(lines, output)
+        at, summary = summaries[-1]  # the last statistics block is this ping's
+        since = summaries[-2][0] + 1 if len(summaries) > 1 else 0
+        marks = "".join(
+            line.strip() for line in lines[since:at] if line.strip() and set(line.strip()) <= _MARKS
+        )
+        # Line by line, so that a round-trip line without a unit never borrows one from the
+        # next line (a prompt such as "sw1>" starts with an s).
+        rtt = next(
+            (
+                match
+                for line in lines[at + 1 :]
+                if len(line) <= _MAX_LINE and (match := RTT_RE.search(line))
+            ),
+            None,
+        )
+        values: list[float | None] = [None, None, None, None]
+        if rtt is not None:
+            scale = _UNIT_TO_MS[(rtt.group("unit") or "ms").lower()]
+            values = [
+                None if rtt.group(key) is None else to_float(rtt.group(key)) * scale
+                for key in ("min", "avg", "max", "stddev")
+            ]
+        loss = _LOSS.search(lines[at])
+        duplicates = _DUPLICATES.search(lines[at])
+        errors = _ERRORS.search(lines[at])
+        return PingResult.measured(
+            self._count(summary.group("sent"), output),
+            self._count(summary.group("received"), output),
+            *values,
+            duplicates=self._count(duplicates.group(1), output) if duplicates else 0,
+            errors=self._count(errors.group(1), output) if errors else 0,
+            marks=marks or None,
+            extra={"device_loss_pct": to_float(loss.group(1))} if loss else {},
+        )
+
+    def _count(self, digits: str, output: str) -> int:
+        if len(digits) > 9:
+            raise self.parse_error(f"implausible packet count {digits[:12]}...", output)
+        return int(digits)
+
+    def _refusal(self, lines: list[str], output: str) -> LinemonError:
+        """The error to raise for an answer without statistics."""
+        if not output.strip():
+            return self.parse_error("empty output", output)
+        for line in lines:
+            text = line.strip()
+            lowered = text.lower()
+            if text.startswith(_ERROR_PREFIXES) or any(p in lowered for p in _ERROR_PHRASES):
+                return self.command_error(text[:200], output)
+        return self.parse_error("no 'packets transmitted' statistics line", output)

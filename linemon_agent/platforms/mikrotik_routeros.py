@@ -1,0 +1,187 @@
+"""MikroTik RouterOS: the ``/ping`` command line and its table (v6/v7) or BSD (v2-v5) answer."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from linemon_agent.errors import LinemonError
+from linemon_agent.models import PingRequest, PingResult
+from linemon_agent.platforms.base import RTT_RE, TRANSMITTED_RE, Platform, to_float
+
+# RouterOS v6 and v7 print a table whose header and running summary repeat as the ping
+# goes on; only the last summary counts:
+#       SEQ HOST                                     SIZE TTL TIME       STATUS
+#         0 8.8.8.8                                    56 254 4ms97us
+#         1 10.0.0.1                                   84  64 1ms25us    host unreachable
+#         sent=2 received=1 packet-loss=50% min-rtt=4ms97us avg-rtt=4ms97us max-rtt=4ms97us
+# A narrow terminal wraps the summary ("    max-rtt=..." on the next line). Rows are never
+# counted: "host unreachable" rows are not replies, and multicast targets answer more than
+# once (received > sent, packet-loss=-300%).
+_SENT = re.compile(r"(?<![\w-])sent=(\d+)")
+_RECEIVED = re.compile(r"(?<![\w-])received=(\d+)")
+_DEVICE_LOSS = re.compile(r"(?<![\w-])packet-loss=(-?\d+(?:\.\d+)?)%")
+_RTT_KEYS = ("min-rtt", "avg-rtt", "max-rtt")
+_RTT = {key: re.compile(rf"(?<![\w-]){key}=(\S+)") for key in _RTT_KEYS}
+# A wrapped summary's next line holds nothing but more of its fields. Values never contain
+# "=" and fields are blank-separated, so a line splits into fields one way only (no
+# backtracking blow-up on hostile text).
+_FIELD = r"(?:packet-loss|min-rtt|avg-rtt|max-rtt)=[^\s=]+"
+_CONTINUATION = re.compile(rf"[ \t]*{_FIELD}(?:[ \t]+{_FIELD})*[ \t]*")
+_CONTINUATION_LINES = 3
+# v7 (and late v6) durations: whole units run together, no zero padding: "1ms25us" is
+# 1.025 ms, "58us" 0.058 ms, "1s20ms" 1020 ms; v6 prints whole milliseconds ("146ms").
+_DURATION = re.compile(r"(?:\d{1,9}(?:\.\d{1,6})?(?:ms|us|h|m|s))+")
+_DURATION_PART = re.compile(r"(\d{1,9}(?:\.\d{1,6})?)(ms|us|h|m|s)")
+_UNIT_TO_MS = {"h": 3_600_000.0, "m": 60_000.0, "s": 1000.0, "ms": 1.0, "us": 0.001}
+# RouterOS v2-v5 printed BSD-style statistics instead ("5 packets transmitted, 5 packets
+# received, 0% packet loss" then "round-trip min/avg/max = 0/0.6/3 ms").
+_BSD_LOSS = re.compile(r"(\d+(?:[.,]\d+)?)\s*%\s*packet\s+loss", re.IGNORECASE)
+# What the console prints instead of a summary when it refuses the command: parser errors
+# ("bad command name pingx (line 1 column 2)", "expected end of command (line 1 column 40)",
+# "syntax error ..."), argument errors ("input does not match any value of vrf", "invalid
+# value for argument address: ... could not get answer from dns server", "value of size
+# out of range (28..65535)") and "failure: ..." messages. Only consulted without a summary.
+_ERROR_PHRASES = (
+    "bad command name",
+    "expected end of command",
+    "expected command name",
+    "syntax error",
+    "input does not match any value",
+    "invalid value for argument",
+    "invalid value of",
+    "out of range",
+    "ambiguous value",
+    "missing value",
+    "no such item",
+    "failure:",
+    "could not resolve",
+    "could not get answer",
+    "dns name does not exist",
+    "not enough permissions",
+)
+# Escape sequences a terminal-aware console may still send (colours, line clears).
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Summary lines are short; longer lines are never read as one (this also keeps the
+# regular expressions linear on hostile input).
+_MAX_LINE = 300
+
+
+def duration_ms(text: str) -> float | None:
+    """A RouterOS duration ("1ms25us", "58us", "146ms", "1s20ms") in ms; None if not one."""
+    if not _DURATION.fullmatch(text):
+        return None
+    return sum(float(n) * _UNIT_TO_MS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+class MikrotikRouterOS(Platform):
+    """MikroTik RouterOS: ``/ping address=X count=N`` with size, src-address, interface, vrf.
+
+    ``size`` is RouterOS's own: the whole IP packet, headers included (28-65535). The VRF is
+    named with ``vrf=`` (RouterOS v7; v6 spelled it ``routing-table=``). RouterOS's ping has
+    no per-probe timeout option: it sends one probe a second and reports an unanswered one
+    as ``timeout``, so ``timeout`` is not supported.
+    """
+
+    name: ClassVar[str] = "mikrotik_routeros"
+    description: ClassVar[str] = "MikroTik RouterOS v6/v7: /ping address=X count=N [vrf=V]"
+    scrapli_platform: ClassVar[str] = "mikrotik_routeros"
+    # scrapli-community lists none for RouterOS; these are the console's own error texts.
+    # Its driver appends "+cet511w4098h" to the login name (no colours, dumb terminal, 511
+    # columns), so no on-open command is needed, and strips the echoed command line.
+    failed_when_contains: ClassVar[tuple[str, ...]] = (
+        "bad command name",
+        "expected end of command",
+        "syntax error",
+        "input does not match any value of",
+        "invalid value for argument",
+        "failure:",
+    )
+    keepalive_command: ClassVar[str] = ""
+    supports: ClassVar[frozenset[str]] = frozenset({"size", "vrf", "source", "source_interface"})
+    size_range: ClassVar[tuple[int, int]] = (28, 65535)
+    # One probe a second (interval=1s) and no timeout option: allow a second's wait on top.
+    default_timeout: ClassVar[float] = 1.0
+    probe_interval: ClassVar[float] = 1.0
+
+    def _build(self, request: PingRequest) -> str:
+        words = ["/ping", f"address={request.target}", f"count={request.count}"]
+        if request.size is not None:
+            words.append(f"size={request.size}")
+        if request.source is not None:
+            words.append(f"src-address={request.source}")
+        if request.source_interface is not None:
+            words.append(f"interface={request.source_interface}")
+        if request.vrf is not None:
+            words.append(f"vrf={request.vrf}")
+        return " ".join(words)
+
+    def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:
+        text = _ANSI.sub("", output).replace("\r\n", "\n").replace("\r", "\n")
+        lines = [line if len(line) <= _MAX_LINE else "" for line in text.split("\n")]
+        table = [at for at, line in enumerate(lines) if _SENT.search(line)]
+        bsd = [(at, m) for at, line in enumerate(lines) if (m := TRANSMITTED_RE.search(line))]
+        if not table and not bsd:
+            raise self._refusal(lines, output)
+        if table and (not bsd or table[-1] > bsd[-1][0]):
+            return self._table_summary(lines, table[-1], output)
+        return self._bsd_summary(lines, *bsd[-1], output)
+
+    def _table_summary(self, lines: list[str], at: int, output: str) -> PingResult:
+        """The v6/v7 ``sent= received= packet-loss= min-rtt= ...`` line (maybe wrapped)."""
+        parts = [lines[at]]
+        for line in lines[at + 1 : at + 1 + _CONTINUATION_LINES]:
+            if not _CONTINUATION.fullmatch(line):
+                break
+            parts.append(line)
+        summary = " ".join(parts)
+        sent = _SENT.search(summary)
+        received = _RECEIVED.search(summary)
+        if sent is None or received is None:
+            raise self.parse_error("summary line without 'received='", output)
+        rtts = [
+            duration_ms(match.group(1)) if (match := _RTT[key].search(summary)) else None
+            for key in _RTT_KEYS
+        ]
+        loss = _DEVICE_LOSS.search(summary)
+        return PingResult.measured(
+            self._count(sent.group(1), output),
+            self._count(received.group(1), output),
+            *rtts,
+            extra={"device_loss_pct": float(loss.group(1))} if loss else {},
+        )
+
+    def _bsd_summary(
+        self, lines: list[str], at: int, summary: re.Match[str], output: str
+    ) -> PingResult:
+        """The v2-v5 ``N packets transmitted, N packets received`` statistics."""
+        rtt = next((m for line in lines[at + 1 :] if (m := RTT_RE.search(line))), None)
+        values: list[float | None] = [None, None, None, None]
+        if rtt is not None:
+            scale = _UNIT_TO_MS[(rtt.group("unit") or "ms").lower()]
+            values = [
+                None if rtt.group(key) is None else to_float(rtt.group(key)) * scale
+                for key in ("min", "avg", "max", "stddev")
+            ]
+        loss = _BSD_LOSS.search(lines[at])
+        return PingResult.measured(
+            self._count(summary.group("sent"), output),
+            self._count(summary.group("received"), output),
+            *values,
+            extra={"device_loss_pct": to_float(loss.group(1))} if loss else {},
+        )
+
+    def _count(self, digits: str, output: str) -> int:
+        if len(digits) > 10:
+            raise self.parse_error(f"implausible packet count {digits[:12]}...", output)
+        return int(digits)
+
+    def _refusal(self, lines: list[str], output: str) -> LinemonError:
+        """The error to raise for an answer without a summary."""
+        if not output.strip():
+            return self.parse_error("empty output", output)
+        for line in lines:
+            text = line.strip()
+            if any(phrase in text.lower() for phrase in _ERROR_PHRASES):
+                return self.command_error(text[:200], output)
+        return self.parse_error("no 'sent= received=' summary line", output)

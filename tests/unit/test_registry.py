@@ -1,0 +1,50 @@
+"""The platform registry: core names, entry-point plugins, clear errors for unknown names."""
+
+from __future__ import annotations
+
+import pytest
+
+from linemon_agent.errors import UnknownPlatformError
+from linemon_agent.models import PingRequest
+from linemon_agent.platforms import CORE_PLATFORMS, get_platform, platform_names
+from linemon_agent.platforms.base import Platform
+
+EXPECTED_CORE = {
+    "cisco_iosxe",
+    "cisco_iosxr",
+    "cisco_nxos",
+    "juniper_junos",
+    "arista_eos",
+    "huawei_vrp",
+    "mikrotik_routeros",
+    "linux",
+}
+
+
+def test_core_platforms_all_load() -> None:
+    assert set(CORE_PLATFORMS) == EXPECTED_CORE
+    for name in CORE_PLATFORMS:
+        platform = get_platform(name)
+        assert isinstance(platform, Platform)
+        assert platform.name == name
+        assert platform.description and platform.scrapli_platform
+
+
+def test_unknown_platform_lists_known_ones() -> None:
+    with pytest.raises(UnknownPlatformError) as info:
+        get_platform("cisco_ios_classic")
+    message = str(info.value)
+    assert "cisco_ios_classic" in message
+    for name in EXPECTED_CORE:
+        assert name in message
+
+
+def test_entry_point_plugin_is_found_and_works() -> None:
+    """tests/plugins/linemon_example_platform is pip-installed by scripts/test."""
+    assert "example_os" in platform_names()
+    platform = get_platform("example_os")
+    assert platform.build_ping(PingRequest("192.0.2.9", count=3, vrf="V1")) == (
+        "xping 192.0.2.9 count 3 vrf V1"
+    )
+    result = platform.parse_ping("sent 3 received 2 rtt 4.5 ms")
+    assert (result.sent, result.received, result.loss_pct) == (3, 2, 33.333)
