@@ -1,0 +1,1 @@
+"""The long-running broker: sessions, scheduling, delivery, the socket server."""

@@ -1,0 +1,453 @@
+"""Delivery from the spool to Zabbix trapper items: batching, per-item verification, accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import configparser
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from zabbix_utils import AsyncSender, ItemValue
+
+from linemon_agent.config import ZabbixSettings
+from linemon_agent.errors import ConfigError, excerpt
+
+from .spool import Spool, Spooled, SpoolError, TrapperValue
+
+log = logging.getLogger("linemon.reporter")
+
+Item = tuple[str, str]
+Send = Callable[[list[dict[str, str | int]]], Awaitable[tuple[int, int, int]]]
+
+ACCEPTED = "accepted"  # every value processed
+REFUSED = "refused"  # nothing processed: nothing stored, safe to send again
+AMBIGUOUS = "ambiguous"  # some processed, some not, and Zabbix does not say which
+UNCHUNKED = 1 << 30  # never let AsyncSender split a batch: one batch, one answer
+COUNTERS = (
+    "submitted",  # values handed to submit()
+    "sent",  # values Zabbix processed (and left the spool)
+    "failed",  # values Zabbix answered as failed, every attempt counted
+    "rejected",  # values dropped after their item was refused for the whole retry bound
+    "unattributed",  # values dropped from a batch with failures Zabbix did not attribute
+    "lost",  # values dropped from memory while the spool could not be written
+    "anomalies",  # batches of verified items that came back with failures
+    "batches",  # answered requests carrying verified items
+    "probes",  # answered requests carrying one value of an unverified item
+    "send_errors",  # requests that got no answer (network, timeout, protocol)
+    "spool_errors",  # spool reads or writes that failed
+)
+
+
+@dataclass
+class ItemState:
+    """What the reporter knows about one (host, key)."""
+
+    verified: bool = False
+    failures: int = 0
+    first_failure: float = 0.0
+    next_try: float = 0.0
+
+
+def plan_round(
+    entries: Iterable[Spooled], items: Mapping[Item, ItemState], now: float, batch_size: int
+) -> tuple[list[Spooled], list[Spooled]]:
+    """The next verified batch and the probes due, reading ``entries`` in sequence order.
+
+    Stops reading once the batch is full. An unverified item contributes its first entry as
+    a probe (if its retry time has come) and nothing after it, so order per item holds.
+    """
+    batch: list[Spooled] = []
+    probes: list[Spooled] = []
+    held: set[Item] = set()
+    for entry in entries:
+        item = entry.value.item
+        if item in held:
+            continue
+        state = items.get(item)
+        if state is not None and state.verified:
+            batch.append(entry)
+            if len(batch) >= batch_size:
+                break
+            continue
+        held.add(item)
+        if state is None or state.next_try <= now:
+            probes.append(entry)
+    return batch, probes
+
+
+def classify(sent: int, processed: int, failed: int) -> str:
+    """ACCEPTED, REFUSED or AMBIGUOUS for a batch of ``sent`` values and Zabbix's counts."""
+    if processed == sent and failed == 0:
+        return ACCEPTED
+    if processed == 0:
+        return REFUSED
+    return AMBIGUOUS
+
+
+def backoff(
+    attempt: int, base: float, cap: float, rng: Callable[[], float] = random.random
+) -> float:
+    """Delay before retry ``attempt`` (1-based): doubling from ``base`` up to ``cap``, then
+    "equal jitter" (a random point in the upper half) so many brokers do not retry in step."""
+    delay = min(cap, base * (1 << min(attempt - 1, 32)))
+    return delay / 2 + rng() * delay / 2
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+
+
+class Reporter:
+    """Moves values from the spool to Zabbix exactly once where Zabbix's answers allow it.
+
+    Zabbix answers a batch with counts only (processed / failed), never with which value failed;
+    a value for an item it does not know (yet) is counted as failed. So the reporter tracks, per
+    (host, key), whether Zabbix has accepted a value ("verified"):
+
+    * values of verified items travel together, up to ``batch_size`` a request;
+    * an unverified item is *probed*: its oldest value alone, so the answer is about that item.
+      Accepted: the item is verified. Refused: retried with backoff; once ``reject_after``
+      seconds (or ``max_attempts`` probes) have passed, every value of the item in the spool is
+      dropped, counted ``rejected``, and the reason logged;
+    * a batch of verified items that comes back with failures is an accounting anomaly. If
+      nothing was processed, nothing was stored: the values stay and each item is probed again.
+      If some were processed, resending would store those twice and the failed ones (a deleted
+      or disabled item, a changed type) would fail again, so the batch leaves the spool, the
+      failures are counted ``unattributed`` and its items are probed again;
+    * a network or protocol error removes nothing: the batch is retried after an exponential
+      backoff with jitter, values keep their clocks, and order per item holds because one
+      request is in flight at a time and the spool is read in sequence order.
+
+    Values leave the spool only after Zabbix's answer, removed in one transaction right after
+    it arrives with no await in between. The one window where a value can be sent twice is from
+    Zabbix storing a batch to that commit: the reply in transit (and AsyncSender closing its
+    connection), a reply lost to a broken connection or a timeout, or a SIGKILL before the
+    commit. The sender protocol has no idempotency key, so no client can close it; keeping a
+    batch to one request (never chunked) and the commit immediate keeps it to one round trip.
+
+    Accounting: ``recovered + submitted == sent + rejected + unattributed + lost + pending + held``.
+    """
+
+    def __init__(
+        self,
+        spool: Spool,
+        send: Send,
+        batch_size: int = 250,
+        flush_interval: float = 1.0,
+        *,
+        reject_after: float = 600.0,
+        max_attempts: int | None = None,
+        probe_base: float = 1.0,
+        retry_base: float = 0.5,
+        retry_cap: float = 30.0,
+        send_timeout: float = 60.0,
+        memory_limit: int = 100_000,
+    ) -> None:
+        self.spool = spool
+        self.send = send
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.reject_after = reject_after
+        self.max_attempts = max_attempts
+        self.probe_base = probe_base
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.send_timeout = send_timeout
+        self.memory_limit = memory_limit
+        self.items: dict[Item, ItemState] = {}
+        self._held: deque[TrapperValue] = deque()  # values the spool could not take (yet)
+        self._spool_failing = False
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._done = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._fresh = 0
+        self._errors_in_row = 0
+        self._retry_at = 0.0
+        self.counts = dict.fromkeys(COUNTERS, 0)
+        self.recovered = len(spool)
+        self.last_error = ""
+        self.last_rejected = ""
+
+    # -- intake ------------------------------------------------------------------------------
+
+    def submit(self, value: TrapperValue) -> None:
+        """Spool one value now (durable on return); wake the sender when a batch is full.
+
+        If the spool cannot be written, the value is held in memory (oldest dropped beyond
+        ``memory_limit``, counted ``lost``) and spooled, in order, once writing works again.
+        """
+        self.counts["submitted"] += 1
+        self._held.append(value)
+        self._spool_held()
+        self._fresh += 1
+        if self._fresh >= self.batch_size:
+            self._wake.set()
+
+    def _spool_held(self) -> None:
+        if not self._held:
+            return
+        try:
+            if len(self._held) == 1:
+                self.spool.append(self._held[0])
+            else:
+                self.spool.append_many(self._held)
+        except SpoolError as exc:
+            if not self._spool_failing:
+                log.error("spool not writable: holding values in memory", extra={"error": str(exc)})
+            self._spool_failing = True
+            self._note_error("spool_errors", exc)
+            while len(self._held) > self.memory_limit:
+                self._held.popleft()
+                self.counts["lost"] += 1
+            return
+        if self._spool_failing:
+            log.warning("spool writable again", extra={"values": len(self._held)})
+            self._spool_failing = False
+        self._held.clear()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Deliver until ``stop()``: a round when a batch is full or every ``flush_interval``."""
+        self._task = asyncio.current_task()
+        self._done.clear()
+        try:
+            while not self._stop.is_set():
+                await self._pause()
+                await self._drain()
+        finally:
+            self._done.set()
+
+    async def stop(self, timeout: float) -> None:
+        """Deliver what can be delivered within ``timeout`` seconds (one try even during a
+        backoff), then end ``run()``. What is left stays in the spool for the next start."""
+        self._stop.set()
+        self._wake.set()
+        task = self._task
+        try:
+            if task is None or task.done():
+                await asyncio.wait_for(self._drain(), timeout)
+            else:
+                await asyncio.wait_for(self._done.wait(), timeout)
+        except TimeoutError:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if len(self.spool) or self._held:
+            log.warning(
+                "reporter stopped with values pending; they are sent at the next start",
+                extra={"pending": len(self.spool), "held": len(self._held)},
+            )
+
+    async def _pause(self) -> None:
+        now = time.monotonic()
+        if now < self._retry_at:
+            await _wait(self._stop, self._retry_at - now)
+        else:
+            await _wait(self._wake, self.flush_interval)
+        self._wake.clear()
+
+    async def _drain(self) -> None:
+        """Send rounds until nothing is due or a send fails."""
+        self._fresh = 0
+        self._spool_held()
+        while True:
+            try:
+                batch, probes = plan_round(
+                    self.spool.scan(), self.items, time.monotonic(), self.batch_size
+                )
+            except SpoolError as exc:
+                self._fail("spool_errors", exc)
+                return
+            if not batch and not probes:
+                return
+            sends = [(batch, False)] if batch else []
+            sends += [([probe], True) for probe in probes]
+            for entries, probe in sends:
+                if not await self._deliver(entries, probe):
+                    return
+
+    async def _deliver(self, entries: list[Spooled], probe: bool) -> bool:
+        """Send one batch and act on the answer; False when the round must end."""
+        payload = [e.value.as_dict() for e in entries]
+        try:
+            processed, failed, _total = await asyncio.wait_for(
+                self.send(payload), self.send_timeout
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any failure to get an answer: keep everything, back off
+            self._fail("send_errors", exc)
+            return False
+        verdict = classify(len(entries), processed, failed)
+        try:
+            if verdict != REFUSED:  # first thing after the answer: no await until committed
+                self.spool.remove(e.seq for e in entries)
+            elif probe:
+                self._refused_probe(entries[0])
+        except SpoolError as exc:
+            self._fail("spool_errors", exc)
+            return False
+        self._count_answer(entries, probe, verdict, processed)
+        return True
+
+    def _count_answer(
+        self, entries: list[Spooled], probe: bool, verdict: str, processed: int
+    ) -> None:
+        n = len(entries)
+        kept = max(0, min(processed, n))
+        self.counts["probes" if probe else "batches"] += 1
+        if self._errors_in_row:
+            log.info("delivery resumed", extra={"errors": self._errors_in_row})
+        self._errors_in_row = 0
+        self._retry_at = 0.0
+        items = {e.value.item for e in entries}
+        if verdict == ACCEPTED:
+            self.counts["sent"] += n
+            for item in items:
+                self.items[item] = ItemState(verified=True)
+            return
+        self.counts["failed"] += n - kept
+        if verdict == REFUSED and probe:
+            return
+        self.counts["anomalies"] += 1
+        for item in items:
+            self.items[item] = ItemState()
+        dropped = 0
+        if verdict == AMBIGUOUS:
+            dropped = n - kept
+            self.counts["sent"] += kept
+            self.counts["unattributed"] += dropped
+        log.warning(
+            "accounting anomaly: Zabbix refused values of items it had accepted before;"
+            " probing each item again",
+            extra={
+                "values": n,
+                "processed": processed,
+                "dropped_unattributed": dropped,
+                "items": ", ".join(f"{h}:{k}" for h, k in sorted(items)[:10]),
+            },
+        )
+
+    def _refused_probe(self, entry: Spooled) -> None:
+        """An unverified item's value was refused: back off, or reject the item's values."""
+        now = time.monotonic()
+        host, key = item = entry.value.item
+        state = self.items.setdefault(item, ItemState())
+        state.failures += 1
+        if state.failures == 1:
+            state.first_failure = now
+        elapsed = now - state.first_failure
+        over = self.max_attempts is not None and state.failures >= self.max_attempts
+        if not over and elapsed < self.reject_after:
+            state.next_try = now + backoff(state.failures, self.probe_base, self.retry_cap)
+            return
+        dropped = self.spool.remove_item(host, key)
+        del self.items[item]
+        self.counts["rejected"] += dropped
+        self.last_rejected = (
+            f"host {host!r} key {key!r}: Zabbix did not accept its values in {state.failures}"
+            f" attempts over {elapsed:.0f} s (no such item or host, item disabled or of another"
+            f" type, or this address not in its allowed hosts); dropped {dropped} values"
+        )
+        log.warning("values rejected", extra={"reason": self.last_rejected})
+
+    def _fail(self, counter: str, exc: Exception) -> None:
+        self._note_error(counter, exc)
+        self._errors_in_row += 1
+        delay = backoff(self._errors_in_row, self.retry_base, self.retry_cap)
+        self._retry_at = time.monotonic() + delay
+        log.warning(
+            "delivery failed; values stay in the spool",
+            extra={"error": self.last_error, "retry_in_s": round(delay, 2),
+                   "errors_in_row": self._errors_in_row},
+        )
+
+    def _note_error(self, counter: str, exc: Exception) -> None:
+        self.counts[counter] += 1
+        kind = "spool" if isinstance(exc, SpoolError) else "send"
+        self.last_error = f"{kind}: {type(exc).__name__}: {excerpt(str(exc)) or 'no detail'}"
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and gauges for status and metrics."""
+        try:
+            head = self.spool.oldest()
+        except SpoolError:
+            head = None
+        age = 0.0 if head is None else time.time() - head.value.clock - head.value.ns / 1e9
+        return {
+            **self.counts,
+            "recovered": self.recovered,
+            "pending": len(self.spool),
+            "held": len(self._held),
+            "oldest_pending_age_s": round(max(0.0, age), 3),
+            "items_verified": sum(1 for s in self.items.values() if s.verified),
+            "items_failing": sum(1 for s in self.items.values() if s.failures),
+            "retry_in_s": round(max(0.0, self._retry_at - time.monotonic()), 3),
+            "last_error": self.last_error,
+            "last_rejected": self.last_rejected,
+        }
+
+
+def _counts(response: Any, sent: int) -> tuple[int, int, int]:
+    """(processed, failed, total) from an AsyncSender response; with several independent
+    destinations (ServerActive "a,b"), a value counts as processed only where all took it."""
+    per_node = [
+        (sum(r.processed for r in chunks), sum(r.failed for r in chunks))
+        for chunks in response.details.values()
+    ]
+    processed = min((p for p, _ in per_node), default=0)
+    return processed, max((f for _, f in per_node), default=0), sent
+
+
+def zabbix_sender(settings: ZabbixSettings) -> Send:
+    """The real ``send``: zabbix_utils AsyncSender to ``server:port``, or to the agent's own
+    ``ServerActive`` when ``use_agent_config`` is set. One batch is always one request."""
+    if settings.use_agent_config:
+        try:
+            sender = AsyncSender(
+                use_config=True,
+                config_path=str(settings.agent_config),
+                timeout=settings.send_timeout,
+                chunk_size=UNCHUNKED,
+            )
+        except (OSError, configparser.Error, ValueError, TypeError) as exc:
+            raise ConfigError(
+                str(settings.agent_config), "ServerActive", f"cannot use it to send: {exc}"
+            ) from exc
+        tls = sender.tls.get("tlsconnect", "unencrypted")
+        if tls != "unencrypted":
+            raise ConfigError(
+                str(settings.agent_config),
+                "TLSConnect",
+                f"is {tls!r}, but linemon's sender has no TLS: set use_agent_config = false"
+                " and zabbix.server/port, with unencrypted connections allowed for line hosts",
+            )
+    else:
+        sender = AsyncSender(
+            server=settings.server,
+            port=settings.port,
+            timeout=settings.send_timeout,
+            chunk_size=UNCHUNKED,
+        )
+
+    async def send(values: list[dict[str, str | int]]) -> tuple[int, int, int]:
+        items = [
+            ItemValue(v["host"], v["key"], v["value"], v["clock"], v["ns"]) for v in values
+        ]
+        # AsyncSender bounds connect and write, not the wait for the reply: bound it here.
+        response = await asyncio.wait_for(sender.send(items), settings.send_timeout)
+        return _counts(response, len(values))
+
+    return send

@@ -1,0 +1,177 @@
+"""Interval scheduling: each line runs on its interval, a router's lines spread over it.
+
+Planning is pure (``plan_offsets``, ``next_due``); ``Scheduler`` is the thin asyncio shell
+that wakes at each due time, starts the ping and detects overruns (a line whose previous
+ping has not finished when its next slot comes is counted, logged and reported, never
+silently queued twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import math
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from linemon_agent.config import Line
+
+log = logging.getLogger("linemon.scheduler")
+
+ON_TIME_SECONDS = 5.0
+
+
+def _phase(key: str) -> float:
+    """A stable number in [0, 1) for ``key`` (the same across restarts)."""
+    return (zlib.crc32(key.encode()) & 0xFFFFFFFF) / 2**32
+
+
+def plan_offsets(lines: Iterable[Line]) -> dict[str, float]:
+    """Offsets (seconds into the interval) spreading each router's lines evenly.
+
+    Lines of one router and one interval are placed ``interval / n`` apart, starting at a
+    phase derived from the router's name, so routers do not all start at second zero.
+    """
+    groups: dict[tuple[str, int], list[str]] = {}
+    for line in lines:
+        groups.setdefault((line.router, line.interval), []).append(line.id)
+    offsets: dict[str, float] = {}
+    for (router, interval), ids in groups.items():
+        ids.sort()
+        start = _phase(router) * interval
+        step = interval / len(ids)
+        for index, line_id in enumerate(ids):
+            offsets[line_id] = (start + index * step) % interval
+    return offsets
+
+
+def next_due(now: float, interval: int, offset: float) -> float:
+    """The first slot at or after ``now`` for a line (wall-clock aligned)."""
+    slot = math.floor((now - offset) / interval) * interval + offset
+    return slot if slot >= now else slot + interval
+
+
+@dataclass
+class SchedulerStats:
+    started: int = 0
+    on_time: int = 0
+    late: int = 0
+    overruns: int = 0
+    max_lateness: float = 0.0
+
+
+RunLine = Callable[[Line, float], Awaitable[None]]
+OnOverrun = Callable[[Line, float], None]
+
+
+class Scheduler:
+    """Starts ``run(line, due)`` for every line at each of its slots."""
+
+    def __init__(self, run: RunLine, on_overrun: OnOverrun, clock: Callable[[], float] = time.time):
+        self._run = run
+        self._on_overrun = on_overrun
+        self._clock = clock
+        self._lines: dict[str, Line] = {}
+        self._offsets: dict[str, float] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._generation: dict[str, int] = {}
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._wakeup = asyncio.Event()
+        self._seq = 0
+        self.stats = SchedulerStats()
+
+    @property
+    def lines(self) -> dict[str, Line]:
+        return dict(self._lines)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def offset(self, line_id: str) -> float | None:
+        return self._offsets.get(line_id)
+
+    def set_lines(self, lines: Iterable[Line]) -> tuple[int, int, int]:
+        """Replace the line set; returns (added, changed, removed). Applies at once."""
+        new = {line.id: line for line in lines}
+        added = [i for i in new if i not in self._lines]
+        removed = [i for i in self._lines if i not in new]
+        changed = [i for i in new if i in self._lines and new[i] != self._lines[i]]
+        self._lines = new
+        self._offsets = plan_offsets(new.values())
+        now = self._clock()
+        for line_id in removed:
+            self._generation.pop(line_id, None)
+        for line_id in new:
+            # Every line is re-queued: offsets move when a router's line count changes.
+            self._push(line_id, next_due(now, new[line_id].interval, self._offsets[line_id]))
+        self._wakeup.set()
+        return len(added), len(changed), len(removed)
+
+    def _push(self, line_id: str, due: float) -> None:
+        self._seq += 1
+        self._generation[line_id] = self._seq
+        heapq.heappush(self._heap, (due, self._seq, line_id))
+
+    async def run_forever(self) -> None:
+        while True:
+            next_at = self.dispatch_due()
+            timeout = next_at - self._clock() if next_at is not None else 3600.0
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), max(0.0, timeout))
+
+    def dispatch_due(self) -> float | None:
+        """Start every line whose slot has come; return when the next slot is due."""
+        now = self._clock()
+        while self._heap and self._heap[0][0] <= now:
+            due, seq, line_id = heapq.heappop(self._heap)
+            if self._generation.get(line_id) != seq:
+                continue  # superseded by a later plan, or the line was removed
+            line = self._lines[line_id]
+            self._push(line_id, due + line.interval)
+            self._start(line, due, now)
+        return self._heap[0][0] if self._heap else None
+
+    def _start(self, line: Line, due: float, now: float) -> None:
+        if line.id in self._in_flight:
+            self.stats.overruns += 1
+            log.warning(
+                "overrun: previous ping still running",
+                extra={"line": line.id, "router": line.router},
+            )
+            self._on_overrun(line, due)
+            return
+        lateness = now - due
+        self.stats.started += 1
+        self.stats.max_lateness = max(self.stats.max_lateness, lateness)
+        if lateness <= ON_TIME_SECONDS:
+            self.stats.on_time += 1
+        else:
+            self.stats.late += 1
+        task = asyncio.get_running_loop().create_task(self._guarded(line, due))
+        self._in_flight[line.id] = task
+
+    async def _guarded(self, line: Line, due: float) -> None:
+        try:
+            await self._run(line, due)
+        except Exception:
+            log.exception("line task failed", extra={"line": line.id, "router": line.router})
+        finally:
+            self._in_flight.pop(line.id, None)
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` for running pings; cancel the rest and return how many."""
+        tasks = list(self._in_flight.values())
+        if not tasks:
+            return 0
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=2.0)
+        return len(pending)

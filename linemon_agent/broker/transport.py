@@ -1,0 +1,290 @@
+"""Opening one scrapli session to a router (asyncssh natively, paramiko in a worker thread).
+
+The only module that imports scrapli. Every failure leaves as a SessionError whose status
+says what kind of failure it was; a half-opened connection is closed before raising.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from linemon_agent import models
+from linemon_agent.config import BrokerSettings, Credentials, Router
+from linemon_agent.errors import SessionError
+from linemon_agent.platforms import get_platform
+from linemon_agent.platforms.base import Platform
+
+
+class Session(Protocol):
+    """One open CLI session on a router."""
+
+    async def send(self, command: str, timeout: float) -> str: ...
+
+    async def close(self) -> None: ...
+
+    def alive(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class HostKeys:
+    """Where host keys are checked and, with trust-on-first-use, learnt."""
+
+    policy: str
+    known_hosts: Path
+    learnt: Path
+
+    @classmethod
+    def from_settings(cls, settings: BrokerSettings) -> HostKeys:
+        return cls(
+            settings.host_key_policy, settings.known_hosts, settings.state_dir / "known_hosts"
+        )
+
+    def files(self) -> list[str]:
+        paths = [self.known_hosts] + ([self.learnt] if self.policy == "tofu" else [])
+        return [str(p) for p in paths if p.exists()]
+
+    def is_known(self, host: str, port: int) -> bool:
+        import asyncssh
+
+        files = self.files()
+        if not files:
+            return False
+        known = asyncssh.read_known_hosts(files)
+        matched = known.match(host, host, port)
+        return bool(matched[0] or matched[1] or matched[2])
+
+    def learn(self, host: str, port: int, key_line: str) -> None:
+        name = host if port == 22 else f"[{host}]:{port}"
+        self.learnt.parent.mkdir(parents=True, exist_ok=True)
+        with self.learnt.open("a", encoding="ascii") as handle:
+            handle.write(f"{name} {key_line}\n")
+
+
+def _scrapli_kwargs(router: Router, creds: Credentials, platform: Platform) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "host": router.host,
+        "port": router.port,
+        "auth_username": creds.username,
+        "auth_password": creds.password.value,
+        "auth_strict_key": False,
+        "timeout_socket": 15.0,
+        "timeout_transport": 30.0,
+        "timeout_ops": 30.0,
+        "ssh_config_file": False,
+    }
+    if creds.private_key is not None:
+        kwargs["auth_private_key"] = str(creds.private_key)
+    if platform.scrapli_platform == "generic":
+        kwargs["comms_prompt_pattern"] = platform.prompt_pattern or r"^\S*[$#>]\s*$"
+    else:
+        kwargs["platform"] = platform.scrapli_platform
+    return kwargs
+
+
+def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
+    import asyncssh
+    from scrapli.exceptions import ScrapliAuthenticationFailed
+
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable) or "known_hosts" in text:
+        return SessionError(
+            router.name, models.STATUS_HOST_KEY_ERROR, f"host key not verified: {text}"
+        )
+    if isinstance(exc, asyncssh.PermissionDenied) or (
+        isinstance(exc, ScrapliAuthenticationFailed) and "authentication" in text
+    ):
+        return SessionError(router.name, models.STATUS_AUTH_ERROR, f"login refused: {text}")
+    return SessionError(router.name, models.STATUS_UNREACHABLE, f"cannot open session: {text}")
+
+
+def _classify_command_error(router: Router, command: str, exc: BaseException) -> SessionError:
+    from scrapli.exceptions import ScrapliTimeout
+
+    if isinstance(exc, ScrapliTimeout | TimeoutError):
+        return SessionError(router.name, models.STATUS_TIMEOUT, "no answer in time", command)
+    return SessionError(
+        router.name,
+        models.STATUS_SESSION_ERROR,
+        f"session broke: {str(exc) or type(exc).__name__}",
+        command,
+    )
+
+
+class AsyncScrapliSession:
+    """A scrapli classic AsyncScrapli session over asyncssh."""
+
+    def __init__(self, router: Router, conn: Any) -> None:
+        self.router = router
+        self.conn = conn
+
+    async def send(self, command: str, timeout: float) -> str:
+        try:
+            response = await asyncio.wait_for(
+                self.conn.send_command(command, timeout_ops=timeout), timeout + 2.0
+            )
+        except Exception as exc:
+            await self.close()
+            raise _classify_command_error(self.router, command, exc) from None
+        return str(response.result)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.conn.close(), 5.0)
+
+    def alive(self) -> bool:
+        try:
+            return bool(self.conn.isalive())
+        except Exception:
+            return False
+
+
+class ThreadedScrapliSession:
+    """A scrapli classic sync session over paramiko, driven from a worker thread."""
+
+    def __init__(self, router: Router, conn: Any) -> None:
+        self.router = router
+        self.conn = conn
+
+    async def send(self, command: str, timeout: float) -> str:
+        try:
+            response = await asyncio.wait_for(
+                asyncio.to_thread(self.conn.send_command, command, timeout_ops=timeout),
+                timeout + 2.0,
+            )
+        except Exception as exc:
+            await self.close()
+            raise _classify_command_error(self.router, command, exc) from None
+        return str(response.result)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.to_thread(self.conn.close), 5.0)
+
+    def alive(self) -> bool:
+        try:
+            return bool(self.conn.isalive())
+        except Exception:
+            return False
+
+
+async def open_session(
+    router: Router, creds: Credentials, host_keys: HostKeys, transport: str
+) -> Session:
+    """Log in to ``router`` and return a ready session (paging off, prompt found)."""
+    platform = get_platform(router.platform)
+    kwargs = _scrapli_kwargs(router, creds, platform)
+    learn = host_keys.policy == "tofu" and not host_keys.is_known(router.host, router.port)
+    if host_keys.policy != "insecure" and not learn:
+        files = host_keys.files()
+        if not files:
+            raise SessionError(
+                router.name,
+                models.STATUS_HOST_KEY_ERROR,
+                f"no known_hosts file ({host_keys.known_hosts}); add the "
+                'router\'s key or set host_key_policy = "tofu"',
+            )
+        kwargs["transport_options"] = {"asyncssh": {"known_hosts": files}}
+        if transport == "paramiko":
+            kwargs["auth_strict_key"] = True
+            kwargs["ssh_known_hosts_file"] = files[0]
+    if transport == "paramiko":
+        return await _open_paramiko(router, platform, kwargs, host_keys if learn else None)
+    return await _open_asyncssh(router, platform, kwargs, host_keys if learn else None)
+
+
+QUIET_SECONDS = 0.25
+DRAIN_LIMIT_SECONDS = 3.0
+
+
+async def _drain_async(conn: Any) -> None:
+    """Read and drop whatever the device still sends after login, until it is quiet.
+
+    A shell that starts after scrapli's first return echoes that return late and prints a
+    second prompt; left in the buffer, it would make every later command read one prompt
+    early and return the previous command's output. Reading until the line is quiet keeps
+    each command paired with its own answer.
+    """
+    deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            chunk = await asyncio.wait_for(conn.transport.stdout.read(65535), QUIET_SECONDS)
+        except TimeoutError:
+            return
+        if not chunk:
+            return
+
+
+def _drain_paramiko(conn: Any) -> None:
+    """The same for a paramiko channel (in the worker thread)."""
+    channel = conn.transport.session_channel
+    deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        if channel.recv_ready():
+            channel.recv(65535)
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= QUIET_SECONDS:
+            return
+        else:
+            time.sleep(0.02)
+
+
+async def _open_asyncssh(
+    router: Router, platform: Platform, kwargs: dict[str, Any], learn: HostKeys | None
+) -> Session:
+    from scrapli import AsyncScrapli
+    from scrapli.driver import AsyncGenericDriver
+
+    kwargs = {**kwargs, "transport": "asyncssh"}
+    conn: Any = AsyncScrapli(**kwargs) if "platform" in kwargs else AsyncGenericDriver(**kwargs)
+    try:
+        await conn.open()
+        if learn is not None:
+            key = conn.transport.session.get_server_host_key()
+            learn.learn(router.host, router.port, key.export_public_key().decode().strip())
+        for command in platform.on_open_commands:
+            await conn.send_command(command, timeout_ops=10.0)
+        await _drain_async(conn)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            await conn.close()
+        raise _classify_open_error(router, exc) from None
+    return AsyncScrapliSession(router, conn)
+
+
+async def _open_paramiko(
+    router: Router, platform: Platform, kwargs: dict[str, Any], learn: HostKeys | None
+) -> Session:
+    from scrapli import Scrapli
+    from scrapli.driver import GenericDriver
+
+    kwargs = {**kwargs, "transport": "paramiko"}
+    kwargs.pop("transport_options", None)
+    kwargs["transport_options"] = {"enable_rsa2": True}
+
+    def connect() -> Any:
+        conn = Scrapli(**kwargs) if "platform" in kwargs else GenericDriver(**kwargs)
+        try:
+            conn.open()
+            if learn is not None:
+                key = conn.transport.session.get_remote_server_key()
+                learn.learn(router.host, router.port, f"{key.get_name()} {key.get_base64()}")
+            for command in platform.on_open_commands:
+                conn.send_command(command, timeout_ops=10.0)
+            _drain_paramiko(conn)
+        except Exception:
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
+        return conn
+
+    try:
+        conn = await asyncio.to_thread(connect)
+    except Exception as exc:
+        raise _classify_open_error(router, exc) from None
+    return ThreadedScrapliSession(router, conn)
