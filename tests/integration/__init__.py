@@ -1,0 +1,1 @@
+"""Integration tests: against the real Zabbix 6.0 lab that scripts/zabbix-lab runs."""
