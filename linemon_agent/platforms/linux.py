@@ -34,10 +34,11 @@ class Linux(Platform):
       lines for the session to read. ``-n`` never resolves reply addresses.
     - A VRF is a device: ``-I VRF`` binds the socket to it, which needs no privilege, unlike
       ``ip vrf exec`` (root: it attaches a BPF program to a cgroup). A source interface is
-      bound the same way, so a request takes a VRF or an interface, not both (an interface
-      enslaved to a VRF already routes in that VRF).
-    - iputils takes a source address and a device together (two ``-I``). BusyBox keeps only
-      the last ``-I``, so there the device (the VRF) is kept and the source address dropped.
+      bound the same way, so a request takes a VRF or an interface, not both (a socket bound
+      to an interface enslaved to a VRF routes in that VRF).
+    - A source address and a device go together as two ``-I`` from iputils 20210202 (IPv6:
+      20211215); older iputils ignore the device when a source is given. BusyBox keeps only
+      the last ``-I``: the device comes last, so there the VRF wins over the source address.
     - ``-W`` is the wait for a reply in whole seconds (BusyBox refuses fractions); without it
       both wait 10 s after the last probe. Probes go out once a second.
     - ``-6`` (iputils 20190515+, BusyBox) for IPv6 targets and for host names that must
