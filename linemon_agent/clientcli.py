@@ -84,8 +84,12 @@ def _ping_args(ns: argparse.Namespace) -> dict[str, Any]:
     return args
 
 
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
 def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    cells = [[str(row.get(c, "")) for c in columns] for row in rows]
+    cells = [[_cell(row.get(c, "")) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:

@@ -1,0 +1,1 @@
+"""Test beds: the router emulator, network namespaces and a Zabbix trapper receiver."""
