@@ -1,6 +1,6 @@
 """The real broker against the router emulator: every platform, results as the bed was told.
 
-The emulator's "even" loss model drops exactly round(loss × n) of n probes, so the loss the
+The emulator's "even" loss model drops exactly round(loss * n) of n probes, so the loss the
 broker reports can be checked exactly; RTTs are checked against the configured delay.
 """
 
