@@ -31,6 +31,7 @@ Opener = Callable[[Router], Awaitable[Session]]
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 300.0
 AUTH_BACKOFF_FIRST = 60.0
+OPEN_TIMEOUT = 45.0
 
 
 class RateLimiter:
@@ -241,26 +242,20 @@ class RouterPool:
         await self._open_limiter.acquire()
         started = time.monotonic()
         try:
-            session = await self._opener(self.router)
-        except SessionError as exc:
-            self.stats.open_failures += 1
-            self.stats.last_error = exc.message
-            self.stats.last_status = exc.status
-            first = AUTH_BACKOFF_FIRST if exc.status == models.STATUS_AUTH_ERROR else BACKOFF_FIRST
-            self._backoff = min(BACKOFF_MAX, max(first, self._backoff * 2))
-            jittered = self._backoff * random.uniform(0.8, 1.2)
-            self._backoff_until = time.monotonic() + jittered
-            log.warning(
-                "session open failed",
-                extra={
-                    "router": self.router.name,
-                    "status": exc.status,
-                    "error": exc.message,
-                    "backoff_s": round(jittered, 1),
-                },
+            session = await asyncio.wait_for(self._opener(self.router), OPEN_TIMEOUT)
+        except TimeoutError:
+            exc = SessionError(
+                self.router.name,
+                models.STATUS_TIMEOUT,
+                f"login did not finish within {OPEN_TIMEOUT:g} s",
             )
+            self._failed_open(exc)
+            raise exc from None
+        except SessionError as exc:
+            self._failed_open(exc)
             raise
         elapsed = time.monotonic() - started
+
         self.stats.opened += 1
         self.stats.open_seconds.append(elapsed)
         del self.stats.open_seconds[:-100]
@@ -271,6 +266,25 @@ class RouterPool:
             extra={"router": self.router.name, "open_ms": round(elapsed * 1000, 1)},
         )
         return session
+
+    def _failed_open(self, exc: SessionError) -> None:
+        """Count a failed open and back off: exponential with jitter, long for auth errors."""
+        self.stats.open_failures += 1
+        self.stats.last_error = exc.message
+        self.stats.last_status = exc.status
+        first = AUTH_BACKOFF_FIRST if exc.status == models.STATUS_AUTH_ERROR else BACKOFF_FIRST
+        self._backoff = min(BACKOFF_MAX, max(first, self._backoff * 2))
+        jittered = self._backoff * random.uniform(0.8, 1.2)
+        self._backoff_until = time.monotonic() + jittered
+        log.warning(
+            "session open failed",
+            extra={
+                "router": self.router.name,
+                "status": exc.status,
+                "error": exc.message,
+                "backoff_s": round(jittered, 1),
+            },
+        )
 
     async def _release(self, session: Session) -> None:
         async with self._available:
