@@ -43,6 +43,7 @@ class BrokerSettings:
     host_key_policy: str = "strict"
     known_hosts: Path = Path("/etc/linemon/known_hosts")
     max_pings_per_second: float = 200.0
+    router_pings_per_second: float = 10.0
     session_opens_per_second: float = 20.0
     keepalive_interval: float = 240.0
     shutdown_timeout: float = 10.0

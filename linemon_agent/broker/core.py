@@ -107,7 +107,11 @@ class Broker:
         if pool is None:
             router = self.routers[name]
             pool = RouterPool(
-                router, self._opener, self._open_limiter, self.config.broker.keepalive_interval
+                router,
+                self._opener,
+                self._open_limiter,
+                self.config.broker.keepalive_interval,
+                RateLimiter(self.config.broker.router_pings_per_second),
             )
             self.pools[name] = pool
         return pool
@@ -135,6 +139,7 @@ class Broker:
     async def ping(self, router: str, request: PingRequest) -> tuple[PingResult, float]:
         """Run one ping now on ``router``; returns the result and its start clock."""
         await self._ping_limiter.acquire()
+        await self.pool(router).limiter.acquire()
         clock = time.time()
         result = await self.pool(router).ping(request)
         self.durations.observe(time.time() - clock)

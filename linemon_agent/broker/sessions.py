@@ -78,12 +78,15 @@ class RouterPool:
         opener: Opener,
         open_limiter: RateLimiter,
         keepalive_interval: float = 240.0,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.router = router
         self.platform = get_platform(router.platform)
         self._opener = opener
         self._open_limiter = open_limiter
         self._keepalive_interval = keepalive_interval
+        #: this router's own rate of pings (the broker also has a global one)
+        self.limiter = limiter or RateLimiter(10.0)
         self._idle: list[tuple[Session, float]] = []
         self._count = 0
         self._waiters = 0

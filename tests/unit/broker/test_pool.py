@@ -1,0 +1,115 @@
+"""RouterPool with a fake opener: session limits, deadlines, backoff, rate limiting."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from linemon_agent import models
+from linemon_agent.broker.sessions import RateLimiter, RouterPool
+from linemon_agent.config import Router
+from linemon_agent.errors import SessionError
+from linemon_agent.models import PingRequest
+
+OUTPUT = (
+    "Type escape sequence to abort.\nSending 2, 100-byte ICMP Echos to 192.0.2.7, timeout is "
+    "1 seconds:\n!!\nSuccess rate is 100 percent (2/2), round-trip min/avg/max = 1/2/3 ms\n"
+)
+ROUTER = Router(name="pe1", host="192.0.2.1", platform="cisco_iosxe", max_sessions=2)
+REQUEST = PingRequest("192.0.2.7", count=2, timeout=1)
+
+
+class FakeSession:
+    def __init__(self, delay: float = 0.0, fail: SessionError | None = None) -> None:
+        self.delay = delay
+        self.fail = fail
+        self.closed = False
+        self.sent: list[str] = []
+
+    async def send(self, command: str, timeout: float) -> str:
+        self.sent.append(command)
+        await asyncio.sleep(self.delay)
+        if self.fail is not None:
+            raise self.fail
+        return OUTPUT
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def alive(self) -> bool:
+        return not self.closed
+
+
+def _pool(opener: object) -> RouterPool:
+    return RouterPool(ROUTER, opener, RateLimiter(1000), 240.0, RateLimiter(1000))  # type: ignore[arg-type]
+
+
+def test_pings_share_at_most_max_sessions() -> None:
+    opened: list[FakeSession] = []
+
+    async def opener(router: Router) -> FakeSession:
+        opened.append(FakeSession(delay=0.05))
+        return opened[-1]
+
+    async def scenario() -> list[models.PingResult]:
+        pool = _pool(opener)
+        return await asyncio.gather(*(pool.ping(REQUEST) for _ in range(6)))
+
+    results = asyncio.run(scenario())
+    assert [r.status for r in results] == ["ok"] * 6
+    assert len(opened) == 2
+    assert sum(len(s.sent) for s in opened) == 6
+    assert opened[0].sent[0] == "ping 192.0.2.7 repeat 2 timeout 1"
+
+
+def test_failed_open_backs_off_and_fails_fast() -> None:
+    calls = 0
+
+    async def opener(router: Router) -> FakeSession:
+        nonlocal calls
+        calls += 1
+        raise SessionError(router.name, models.STATUS_AUTH_ERROR, "login refused")
+
+    async def scenario() -> list[models.PingResult]:
+        pool = _pool(opener)
+        first = await pool.ping(REQUEST)
+        started = time.monotonic()
+        rest = [await pool.ping(REQUEST) for _ in range(5)]
+        assert time.monotonic() - started < 0.5
+        assert pool.in_backoff()
+        return [first, *rest]
+
+    results = asyncio.run(scenario())
+    assert calls == 1
+    assert {r.status for r in results} == {models.STATUS_AUTH_ERROR}
+    assert "in backoff" in (results[-1].error or "")
+
+
+def test_broken_session_is_discarded_and_replaced() -> None:
+    sessions = [
+        FakeSession(fail=SessionError("pe1", models.STATUS_SESSION_ERROR, "closed")),
+        FakeSession(),
+    ]
+
+    async def opener(router: Router) -> FakeSession:
+        return sessions.pop(0)
+
+    async def scenario() -> tuple[models.PingResult, models.PingResult, RouterPool]:
+        pool = _pool(opener)
+        return await pool.ping(REQUEST), await pool.ping(REQUEST), pool
+
+    broken, fine, pool = asyncio.run(scenario())
+    assert broken.status == models.STATUS_SESSION_ERROR and broken.loss_pct is None
+    assert fine.status == models.STATUS_OK
+    assert pool.sessions == 1 and pool.stats.reconnects == 1
+
+
+def test_rate_limiter_spaces_acquisitions() -> None:
+    async def scenario() -> float:
+        limiter = RateLimiter(50.0, burst=1.0)
+        started = time.monotonic()
+        for _ in range(6):
+            await limiter.acquire()
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) >= 5 / 50.0 * 0.9
