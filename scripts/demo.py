@@ -43,12 +43,20 @@ LINES = {
 def emulator_config() -> dict[str, object]:
     routers: dict[str, dict[str, object]] = {}
     for name, (platform, host) in ROUTERS.items():
-        routers[name] = {"host": host, "port": 0, "platform": platform, "targets": {},
-                         "faults": {"down": name == "pe4"}}
+        routers[name] = {
+            "host": host,
+            "port": 0,
+            "platform": platform,
+            "targets": {},
+            "faults": {"down": name == "pe4"},
+        }
     for router, target, _vrf, behaviour in LINES.values():
         routers[router]["targets"][target] = behaviour  # type: ignore[index]
-    return {"time_scale": 0.3, "defaults": {"username": "demo", "password": "demo-password"},
-            "routers": routers}
+    return {
+        "time_scale": 0.3,
+        "defaults": {"username": "demo", "password": "demo-password"},
+        "routers": routers,
+    }
 
 
 def broker_doc(emulator: Emulator, work: Path, trapper_port: int) -> dict[str, object]:
@@ -58,18 +66,28 @@ def broker_doc(emulator: Emulator, work: Path, trapper_port: int) -> dict[str, o
     routers = []
     for name, (platform, _host) in ROUTERS.items():
         host, port = emulator.address(name)
-        routers.append({"name": name, "host": host, "port": port, "platform": platform,
-                        "max_sessions": 2})
+        routers.append(
+            {"name": name, "host": host, "port": port, "platform": platform, "max_sessions": 2}
+        )
     lines = []
     for line_id, (router, target, vrf, _behaviour) in LINES.items():
-        line: dict[str, object] = {"id": line_id, "router": router, "target": target,
-                                   "count": 5, "interval": 15, "zabbix_host": f"line-{line_id}"}
+        line: dict[str, object] = {
+            "id": line_id,
+            "router": router,
+            "target": target,
+            "count": 5,
+            "interval": 15,
+            "zabbix_host": f"line-{line_id}",
+        }
         if vrf:
             line["vrf"] = vrf
         lines.append(line)
     return {
-        "broker": {"host_key_policy": "strict", "known_hosts": str(emulator.known_hosts),
-                   "metrics_listen": "127.0.0.1:0"},
+        "broker": {
+            "host_key_policy": "strict",
+            "known_hosts": str(emulator.known_hosts),
+            "metrics_listen": "127.0.0.1:0",
+        },
         "zabbix": {"server": "127.0.0.1", "port": trapper_port, "flush_interval": 0.5},
         "credentials": {"default": {"username": "demo", "password_file": str(secret)}},
         "routers": routers,
@@ -82,10 +100,12 @@ def show(broker: BrokerProcess, trapper: TrapperBed, started: float, seconds: fl
     status = json.loads(broker.client("status", "--json").stdout or "{}")
     delivery = status.get("delivery", {})
     print("\033[2J\033[H", end="")
-    print(f"linemon demo  {time.time() - started:4.0f}/{seconds:.0f} s   "
-          f"sessions {status.get('sessions', 0)}   pings {status.get('pings_started', 0)}   "
-          f"delivered to the trapper {len(trapper.values())}   "
-          f"spool pending {delivery.get('pending', 0)}\n")
+    print(
+        f"linemon demo  {time.time() - started:4.0f}/{seconds:.0f} s   "
+        f"sessions {status.get('sessions', 0)}   pings {status.get('pings_started', 0)}   "
+        f"delivered to the trapper {len(trapper.values())}   "
+        f"spool pending {delivery.get('pending', 0)}\n"
+    )
     print(lines)
     routers = broker.client("routers").stdout
     print(routers)
@@ -98,8 +118,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="linemon-demo-"))
     print(f"starting the router emulator, a trapper receiver and the broker in {work} ...")
     (work / "emu").mkdir()
-    with Emulator(emulator_config(), workdir=work / "emu") as emulator, \
-            TrapperBed() as trapper:
+    with Emulator(emulator_config(), workdir=work / "emu") as emulator, TrapperBed() as trapper:
         broker = BrokerProcess(work, broker_doc(emulator, work, trapper.port))
         with broker:
             started = time.time()
