@@ -29,6 +29,7 @@ CORE_PLATFORMS: dict[str, str] = {
     "arista_eos": "linemon_agent.platforms.arista_eos:AristaEOS",
     "huawei_vrp": "linemon_agent.platforms.huawei_vrp:HuaweiVRP",
     "mikrotik_routeros": "linemon_agent.platforms.mikrotik_routeros:MikrotikRouterOS",
+    "mikrotik_routeros_v6": "linemon_agent.platforms.mikrotik_routeros:MikrotikRouterOSv6",
     "linux": "linemon_agent.platforms.linux:Linux",
 }
 

@@ -99,6 +99,8 @@ class MikrotikRouterOS(Platform):
     )
     keepalive_command: ClassVar[str] = ""
     supports: ClassVar[frozenset[str]] = frozenset({"size", "vrf", "source", "source_interface"})
+    #: how /ping names the routing table: ``vrf`` on v7, ``routing-table`` on v6
+    vrf_keyword: ClassVar[str] = "vrf"
     size_range: ClassVar[tuple[int, int]] = (28, 65535)
     # One probe a second (interval=1s) and no timeout option: allow a second's wait on top.
     default_timeout: ClassVar[float] = 1.0
@@ -113,7 +115,7 @@ class MikrotikRouterOS(Platform):
         if request.source_interface is not None:
             words.append(f"interface={request.source_interface}")
         if request.vrf is not None:
-            words.append(f"vrf={request.vrf}")
+            words.append(f"{self.vrf_keyword}={request.vrf}")
         return " ".join(words)
 
     def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:
@@ -185,3 +187,11 @@ class MikrotikRouterOS(Platform):
             if any(phrase in text.lower() for phrase in _ERROR_PHRASES):
                 return self.command_error(text[:200], output)
         return self.parse_error("no 'sent= received=' summary line", output)
+
+
+class MikrotikRouterOSv6(MikrotikRouterOS):
+    """MikroTik RouterOS v6: the same ping, with the VRF given as ``routing-table=``."""
+
+    name: ClassVar[str] = "mikrotik_routeros_v6"
+    description: ClassVar[str] = "MikroTik RouterOS v6: /ping address=X count=N [routing-table=V]"
+    vrf_keyword: ClassVar[str] = "routing-table"

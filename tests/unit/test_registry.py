@@ -17,6 +17,7 @@ EXPECTED_CORE = {
     "arista_eos",
     "huawei_vrp",
     "mikrotik_routeros",
+    "mikrotik_routeros_v6",
     "linux",
 }
 
@@ -48,3 +49,11 @@ def test_entry_point_plugin_is_found_and_works() -> None:
     )
     result = platform.parse_ping("sent 3 received 2 rtt 4.5 ms")
     assert (result.sent, result.received, result.loss_pct) == (3, 2, 33.333)
+
+
+def test_mikrotik_v6_spells_the_vrf_routing_table() -> None:
+    request = PingRequest("192.0.2.7", count=3, vrf="CUST1")
+    assert get_platform("mikrotik_routeros").build_ping(request).endswith("vrf=CUST1")
+    assert get_platform("mikrotik_routeros_v6").build_ping(request).endswith(
+        "routing-table=CUST1"
+    )
