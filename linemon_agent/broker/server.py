@@ -185,6 +185,7 @@ async def _serve_locked(config_path: Path, config: Config) -> int:
             lambda: render(broker.status(), broker.router_rows(), broker.durations),
         )
         await metrics.start()
+        broker.status_sources["metrics"] = lambda: {"listen": f"{metrics.host}:{metrics.port}"}
     log.info(
         "broker started",
         extra={

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 from tests.beds.emulator.client import Emulator
@@ -25,13 +26,18 @@ def _fleet() -> dict:
     routers = {}
     for index, platform in enumerate(PLATFORMS):
         routers[f"r-{platform}"] = {
-            "host": f"127.4.0.{index + 1}", "port": 0, "platform": platform,
-            "targets": {GOOD: {"loss": 0.0, "rtt_ms": 20.0},
-                        LOSSY: {"loss": 0.4, "rtt_ms": 50.0}},
+            "host": f"127.4.0.{index + 1}",
+            "port": 0,
+            "platform": platform,
+            "targets": {GOOD: {"loss": 0.0, "rtt_ms": 20.0}, LOSSY: {"loss": 0.4, "rtt_ms": 50.0}},
         }
-    return {"time_scale": 0.05, "loss_model": "even", "seed": 3,
-            "defaults": {"username": "lab", "password": "lab-pw", "max_sessions": 3},
-            "routers": routers}
+    return {
+        "time_scale": 0.05,
+        "loss_model": "even",
+        "seed": 3,
+        "defaults": {"username": "lab", "password": "lab-pw", "max_sessions": 3},
+        "routers": routers,
+    }
 
 
 def _doc(emulator: Emulator, workdir: Path, trapper_port: int) -> dict:
@@ -44,10 +50,22 @@ def _doc(emulator: Emulator, workdir: Path, trapper_port: int) -> dict:
         host, port = emulator.address(name)
         routers.append({"name": name, "host": host, "port": port, "platform": platform})
         for kind, target in (("good", GOOD), ("lossy", LOSSY)):
-            lines.append({"id": f"{kind}-{platform}", "router": name, "target": target,
-                          "count": 10, "interval": 10, **OPTIONS.get(platform, {"timeout": 2})})
+            lines.append(
+                {
+                    "id": f"{kind}-{platform}",
+                    "router": name,
+                    "target": target,
+                    "count": 10,
+                    "interval": 10,
+                    **OPTIONS.get(platform, {"timeout": 2}),
+                }
+            )
     return {
-        "broker": {"host_key_policy": "strict", "known_hosts": str(emulator.known_hosts)},
+        "broker": {
+            "host_key_policy": "strict",
+            "known_hosts": str(emulator.known_hosts),
+            "metrics_listen": "127.0.0.1:0",
+        },
         "zabbix": {"server": "127.0.0.1", "port": trapper_port, "flush_interval": 0.3},
         "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
         "routers": routers,
@@ -78,6 +96,17 @@ def test_every_platform_through_the_broker(tmp_path: Path) -> None:
                 assert lossy["status"] == "ok", (platform, lossy)
                 assert (lossy["sent"], lossy["received"], lossy["loss_pct"]) == (10, 6, 40.0)
                 assert 40.0 <= lossy["rtt_avg_ms"] <= 65.0, (platform, lossy)
+
+            # Health and Prometheus metrics on loopback.
+            listen = broker.client_json("status", "--json")["metrics"]["listen"]
+            with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as answer:
+                metrics = answer.read().decode()
+            assert 'linemon_pings_total{status="ok"}' in metrics
+            assert "linemon_ping_duration_seconds_count" in metrics
+            assert f"linemon_lines {2 * len(PLATFORMS)}" in metrics
+            assert "lab-pw" not in metrics
+            with urllib.request.urlopen(f"http://{listen}/healthz", timeout=5) as answer:
+                assert answer.status == 200 and json.loads(answer.read())["ok"] is True
 
             # Sessions stay warm: each router logged in once or a little more, not per ping.
             stats = emulator.stats()

@@ -113,3 +113,22 @@ def test_rate_limiter_spaces_acquisitions() -> None:
         return time.monotonic() - started
 
     assert asyncio.run(scenario()) >= 5 / 50.0 * 0.9
+
+
+def test_idle_sessions_are_kept_warm_and_dead_ones_dropped() -> None:
+    sessions = [FakeSession(), FakeSession()]
+
+    async def opener(router: Router) -> FakeSession:
+        return sessions.pop(0)
+
+    async def scenario() -> RouterPool:
+        pool = RouterPool(ROUTER, opener, RateLimiter(1000), 0.0, RateLimiter(1000))  # type: ignore[arg-type]
+        await asyncio.gather(pool.ping(REQUEST), pool.ping(REQUEST))
+        first, second = (s for s, _ in pool._idle)
+        second.fail = SessionError("pe1", models.STATUS_SESSION_ERROR, "gone")  # type: ignore[attr-defined]
+        await pool.keep_warm()
+        assert first.sent[-1] == "" and first.alive()  # type: ignore[attr-defined]
+        return pool
+
+    pool = asyncio.run(scenario())
+    assert pool.stats.keepalives == 1 and pool.sessions == 1
