@@ -10,9 +10,10 @@ from __future__ import annotations
 import abc
 import math
 import re
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
-from linemon_agent.errors import CommandError, ParseError, UnsupportedOptionError
+from linemon_agent.errors import CommandError, LinemonError, ParseError, UnsupportedOptionError
 from linemon_agent.models import PingRequest, PingResult
 from linemon_agent.validate import MAX_SIZE
 
@@ -36,6 +37,30 @@ RTT_RE = re.compile(
     r"(?:/(?P<stddev>\d+(?:[.,]\d+)?))?[ \t]*(?P<unit>ms|us|s)?\b",
     re.IGNORECASE,
 )
+
+
+# Longer lines are never matched against the grammar (keeps every regex linear).
+MAX_LINE = 300
+UNIT_TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+LOSS_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s*%\s*packet\s+loss", re.IGNORECASE)
+DUPLICATES_RE = re.compile(r"\+(\d+)\s+duplicates?", re.IGNORECASE)
+ERRORS_RE = re.compile(r"\+(\d+)\s+errors?", re.IGNORECASE)
+
+
+def split_lines(output: str) -> list[str]:
+    """The output's lines, whatever its line endings."""
+    return output.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def rtt_values(match: re.Match[str] | None) -> list[float | None]:
+    """[min, avg, max, stddev] in milliseconds from an RTT_RE match (a missing unit is ms)."""
+    if match is None:
+        return [None, None, None, None]
+    scale = UNIT_TO_MS[(match.group("unit") or "ms").lower()]
+    return [
+        None if match.group(key) is None else to_float(match.group(key)) * scale
+        for key in ("min", "avg", "max", "stddev")
+    ]
 
 
 def to_float(text: str) -> float:
@@ -114,6 +139,52 @@ class Platform(abc.ABC):
     @abc.abstractmethod
     def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:
         """Read the device's answer. Raises :class:`ParseError` or :class:`CommandError` only."""
+
+    def count(self, digits: str, output: str) -> int:
+        """A packet count from the device; an implausibly long one is a parse error."""
+        if len(digits) > 9:
+            raise self.parse_error(f"implausible packet count {digits[:12]}...", output)
+        return int(digits)
+
+    def refusal(
+        self, lines: list[str], output: str, is_error: Callable[[str], bool], missing: str
+    ) -> LinemonError:
+        """The error for an answer without a summary: the device's own error line when one
+        says why (CommandError), else a ParseError saying ``missing``."""
+        if not output.strip():
+            return self.parse_error("empty output", output)
+        for line in lines:
+            text = line.strip()
+            if is_error(text):
+                return self.command_error(text[:200], output)
+        return self.parse_error(missing, output)
+
+    def bsd_statistics(
+        self, lines: list[str], at: int, summary: re.Match[str], output: str, **extra: Any
+    ) -> PingResult:
+        """A result from BSD/iputils statistics: ``summary`` is TRANSMITTED_RE on line ``at``;
+        the round-trip line is searched line by line after it, so a line without a unit never
+        borrows one from the next (a prompt such as ``sw1>`` starts with an s)."""
+        rtt = next(
+            (
+                match
+                for line in lines[at + 1 :]
+                if len(line) <= MAX_LINE and (match := RTT_RE.search(line))
+            ),
+            None,
+        )
+        loss = LOSS_RE.search(lines[at])
+        duplicates = DUPLICATES_RE.search(lines[at])
+        errors = ERRORS_RE.search(lines[at])
+        return PingResult.measured(
+            self.count(summary.group("sent"), output),
+            self.count(summary.group("received"), output),
+            *rtt_values(rtt),
+            duplicates=self.count(duplicates.group(1), output) if duplicates else 0,
+            errors=self.count(errors.group(1), output) if errors else 0,
+            extra={"device_loss_pct": to_float(loss.group(1))} if loss else {},
+            **extra,
+        )
 
     def parse_error(self, reason: str, output: str) -> ParseError:
         return ParseError(self.name, reason, output)

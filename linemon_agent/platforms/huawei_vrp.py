@@ -7,9 +7,8 @@ import math
 import re
 from typing import ClassVar
 
-from linemon_agent.errors import LinemonError
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import RTT_RE, Platform, to_float
+from linemon_agent.platforms.base import RTT_RE, Platform, rtt_values, to_float
 
 # The statistics block prints one fact a line (older and newer VRP alike):
 #     --- 10.1.1.1 ping statistics ---          (also "--10.1.1.1 ping statistics--")
@@ -41,10 +40,16 @@ _ERROR_PHRASES = (
     "failed to resolve",
     "invalid source",
 )
+
+
+def _is_error(text: str) -> bool:
+    lowered = text.lower()
+    return lowered.startswith(_ERROR_PREFIXES) or any(p in lowered for p in _ERROR_PHRASES)
+
+
 # Statistics lines are short; longer lines are never read as one (this also keeps the
 # regular expressions linear on hostile input).
 _MAX_LINE = 300
-_UNIT_TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def _family(text: str | None) -> int | None:
@@ -120,7 +125,9 @@ class HuaweiVRP(Platform):
         ]
         starts = [at for at, line in enumerate(lines) if _TRANSMITTED.search(line)]
         if not starts:
-            raise self._refusal(lines, output)
+            raise self.refusal(
+                lines, output, _is_error, "no 'packet(s) transmitted' statistics line"
+            )
         at = starts[-1]  # the last statistics block is this ping's
         transmitted = _TRANSMITTED.search(lines[at])
         received = next(
@@ -136,29 +143,13 @@ class HuaweiVRP(Platform):
         block = lines[at:]
         loss = next((m for line in block if (m := _LOSS.search(line))), None)
         rtt = next((m for line in block if (m := RTT_RE.search(line))), None)
-        values: list[float | None] = [None, None, None, None]
-        if rtt is not None:
-            scale = _UNIT_TO_MS[(rtt.group("unit") or "ms").lower()]
-            values = [
-                None if rtt.group(key) is None else to_float(rtt.group(key)) * scale
-                for key in ("min", "avg", "max", "stddev")
-            ]
+        values = rtt_values(rtt)
         return PingResult.measured(
-            self._count(transmitted.group(1), output),
-            self._count(received.group(1), output),
+            self.count(transmitted.group(1), output),
+            self.count(received.group(1), output),
             *values,
             extra={"device_loss_pct": to_float(loss.group(1))} if loss else {},
         )
-
-    def _count(self, digits: str, output: str) -> int:
-        if len(digits) > 10:
-            raise self.parse_error(f"implausible packet count {digits[:12]}...", output)
-        return int(digits)
-
-    def _refusal(self, lines: list[str], output: str) -> LinemonError:
-        """The error to raise for an answer without statistics."""
-        if not output.strip():
-            return self.parse_error("empty output", output)
         for line in lines:
             text = line.strip()
             lowered = text.lower()

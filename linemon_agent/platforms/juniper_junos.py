@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 from typing import ClassVar
 
-from linemon_agent.errors import LinemonError
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import RTT_RE, TRANSMITTED_RE, Platform, to_float
+from linemon_agent.platforms.base import MAX_LINE, TRANSMITTED_RE, Platform, split_lines
 
 # What Junos prints instead of a summary when it refuses or cannot run the ping: CLI errors
 # ("syntax error, expecting <command>.", "error: ..."), and the ping process's own ("ping:
@@ -35,15 +33,16 @@ _ERROR_PHRASES = (
     "no route to host",
     "assign requested address",
 )
+
+
+def _is_error(text: str) -> bool:
+    return text.startswith(_ERROR_PREFIXES) or any(p in text.lower() for p in _ERROR_PHRASES)
+
+
 # ``rapid`` prints one mark per probe: '!' a reply, '.' a probe that timed out.
 _MARKS = frozenset("!.")
 # Statistics and round-trip lines are short; longer lines are never read as one (this also
 # keeps the regular expressions linear on hostile input).
-_MAX_LINE = 300
-_LOSS = re.compile(r"(\d+(?:[.,]\d+)?)\s*%\s*packet\s+loss", re.IGNORECASE)
-_DUPLICATES = re.compile(r"\+(\d+)\s+duplicates?", re.IGNORECASE)
-_ERRORS = re.compile(r"\+(\d+)\s+errors?", re.IGNORECASE)
-_UNIT_TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def _family(text: str | None) -> int | None:
@@ -108,63 +107,19 @@ class JuniperJunos(Platform):
         return " ".join(words)
 
     def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:
-        lines = output.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        lines = split_lines(output)
         summaries = [
             (at, match)
             for at, line in enumerate(lines)
-            if len(line) <= _MAX_LINE
+            if len(line) <= MAX_LINE
             and "transmitted" in line.lower()
             and (match := TRANSMITTED_RE.search(line))
         ]
         if not summaries:
-            raise self._refusal(lines, output)
+            raise self.refusal(lines, output, _is_error, "no 'packets transmitted' statistics line")
         at, summary = summaries[-1]  # the last statistics block is this ping's
         since = summaries[-2][0] + 1 if len(summaries) > 1 else 0
         marks = "".join(
             line.strip() for line in lines[since:at] if line.strip() and set(line.strip()) <= _MARKS
         )
-        # Line by line, so that a round-trip line without a unit never borrows one from the
-        # next line (a prompt such as "sw1>" starts with an s).
-        rtt = next(
-            (
-                match
-                for line in lines[at + 1 :]
-                if len(line) <= _MAX_LINE and (match := RTT_RE.search(line))
-            ),
-            None,
-        )
-        values: list[float | None] = [None, None, None, None]
-        if rtt is not None:
-            scale = _UNIT_TO_MS[(rtt.group("unit") or "ms").lower()]
-            values = [
-                None if rtt.group(key) is None else to_float(rtt.group(key)) * scale
-                for key in ("min", "avg", "max", "stddev")
-            ]
-        loss = _LOSS.search(lines[at])
-        duplicates = _DUPLICATES.search(lines[at])
-        errors = _ERRORS.search(lines[at])
-        return PingResult.measured(
-            self._count(summary.group("sent"), output),
-            self._count(summary.group("received"), output),
-            *values,
-            duplicates=self._count(duplicates.group(1), output) if duplicates else 0,
-            errors=self._count(errors.group(1), output) if errors else 0,
-            marks=marks or None,
-            extra={"device_loss_pct": to_float(loss.group(1))} if loss else {},
-        )
-
-    def _count(self, digits: str, output: str) -> int:
-        if len(digits) > 9:
-            raise self.parse_error(f"implausible packet count {digits[:12]}...", output)
-        return int(digits)
-
-    def _refusal(self, lines: list[str], output: str) -> LinemonError:
-        """The error to raise for an answer without statistics."""
-        if not output.strip():
-            return self.parse_error("empty output", output)
-        for line in lines:
-            text = line.strip()
-            lowered = text.lower()
-            if text.startswith(_ERROR_PREFIXES) or any(p in lowered for p in _ERROR_PHRASES):
-                return self.command_error(text[:200], output)
-        return self.parse_error("no 'packets transmitted' statistics line", output)
+        return self.bsd_statistics(lines, at, summary, output, marks=marks or None)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from linemon_agent.errors import LinemonError
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import RTT_RE, TRANSMITTED_RE, Platform, to_float
+from linemon_agent.platforms.base import RTT_RE, TRANSMITTED_RE, Platform, rtt_values, to_float
 
 # RouterOS v6 and v7 print a table whose header and running summary repeat as the ping
 # goes on; only the last summary counts:
@@ -60,6 +59,12 @@ _ERROR_PHRASES = (
     "dns name does not exist",
     "not enough permissions",
 )
+
+
+def _is_error(text: str) -> bool:
+    return any(phrase in text.lower() for phrase in _ERROR_PHRASES)
+
+
 # Escape sequences a terminal-aware console may still send (colours, line clears).
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Summary lines are short; longer lines are never read as one (this also keeps the
@@ -124,7 +129,7 @@ class MikrotikRouterOS(Platform):
         table = [at for at, line in enumerate(lines) if _SENT.search(line)]
         bsd = [(at, m) for at, line in enumerate(lines) if (m := TRANSMITTED_RE.search(line))]
         if not table and not bsd:
-            raise self._refusal(lines, output)
+            raise self.refusal(lines, output, _is_error, "no 'sent= received=' summary line")
         if table and (not bsd or table[-1] > bsd[-1][0]):
             return self._table_summary(lines, table[-1], output)
         return self._bsd_summary(lines, *bsd[-1], output)
@@ -147,8 +152,8 @@ class MikrotikRouterOS(Platform):
         ]
         loss = _DEVICE_LOSS.search(summary)
         return PingResult.measured(
-            self._count(sent.group(1), output),
-            self._count(received.group(1), output),
+            self.count(sent.group(1), output),
+            self.count(received.group(1), output),
             *rtts,
             extra={"device_loss_pct": float(loss.group(1))} if loss else {},
         )
@@ -158,30 +163,14 @@ class MikrotikRouterOS(Platform):
     ) -> PingResult:
         """The v2-v5 ``N packets transmitted, N packets received`` statistics."""
         rtt = next((m for line in lines[at + 1 :] if (m := RTT_RE.search(line))), None)
-        values: list[float | None] = [None, None, None, None]
-        if rtt is not None:
-            scale = _UNIT_TO_MS[(rtt.group("unit") or "ms").lower()]
-            values = [
-                None if rtt.group(key) is None else to_float(rtt.group(key)) * scale
-                for key in ("min", "avg", "max", "stddev")
-            ]
+        values = rtt_values(rtt)
         loss = _BSD_LOSS.search(lines[at])
         return PingResult.measured(
-            self._count(summary.group("sent"), output),
-            self._count(summary.group("received"), output),
+            self.count(summary.group("sent"), output),
+            self.count(summary.group("received"), output),
             *values,
             extra={"device_loss_pct": to_float(loss.group(1))} if loss else {},
         )
-
-    def _count(self, digits: str, output: str) -> int:
-        if len(digits) > 10:
-            raise self.parse_error(f"implausible packet count {digits[:12]}...", output)
-        return int(digits)
-
-    def _refusal(self, lines: list[str], output: str) -> LinemonError:
-        """The error to raise for an answer without a summary."""
-        if not output.strip():
-            return self.parse_error("empty output", output)
         for line in lines:
             text = line.strip()
             if any(phrase in text.lower() for phrase in _ERROR_PHRASES):
