@@ -172,13 +172,14 @@ class Broker:
             duration_ms=round(duration * 1000, 1),
         )
         seconds = int(clock)
+        ns = int((clock - seconds) * 1e9)
         self.reporter.submit(
             TrapperValue(
                 host=line.zabbix_host,
                 key=line.zabbix_key,
                 value=json.dumps(payload, sort_keys=True, separators=(",", ":")),
                 clock=seconds,
-                ns=int((clock - seconds) * 1e9),
+                ns=ns,
             )
         )
         log.info(
@@ -189,6 +190,7 @@ class Broker:
                 "status": result.status,
                 "loss_pct": result.loss_pct,
                 "rtt_avg_ms": result.rtt_avg_ms,
+                "clock": f"{seconds}.{ns:09d}",
             },
         )
 

@@ -58,6 +58,7 @@ class BrokerProcess:
 
     def start(self, wait: float = 20.0) -> BrokerProcess:
         self.write_config()
+        self.socket.unlink(missing_ok=True)  # a killed broker leaves its socket behind
         handle = self.log.open("ab")
         self.proc = subprocess.Popen(
             [str(BIN / "linemon"), "broker", "--config", str(self.config)],
