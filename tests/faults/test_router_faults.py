@@ -136,7 +136,7 @@ def test_router_faults_are_reported_and_recovered(tmp_path: Path) -> None:
             while time.monotonic() < deadline and recovered != {"silent", "dropping", "down"}:
                 for value in trapper.values()[trapper_before:]:
                     data = json.loads(value.value)
-                    if data["status"] == "ok":
+                    if data["status"] == "ok" and data["line"] != "healthy":
                         recovered.add(data["line"])
                 time.sleep(0.3)
             assert recovered == {"silent", "dropping", "down"}
