@@ -115,17 +115,24 @@ def _classify_command_error(router: Router, command: str, exc: BaseException) ->
     )
 
 
-class AsyncScrapliSession:
-    """A scrapli classic AsyncScrapli session over asyncssh."""
+class ScrapliSession:
+    """One scrapli classic session: AsyncScrapli over asyncssh is awaited directly, a sync
+    Scrapli over paramiko (``threaded``) is driven from a worker thread."""
 
-    def __init__(self, router: Router, conn: Any) -> None:
+    def __init__(self, router: Router, conn: Any, threaded: bool = False) -> None:
         self.router = router
         self.conn = conn
+        self.threaded = threaded
+
+    async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.threaded:
+            return await asyncio.to_thread(method, *args, **kwargs)
+        return await method(*args, **kwargs)
 
     async def send(self, command: str, timeout: float) -> str:
         try:
             response = await asyncio.wait_for(
-                self.conn.send_command(command, timeout_ops=timeout), timeout + 2.0
+                self._call(self.conn.send_command, command, timeout_ops=timeout), timeout + 2.0
             )
         except Exception as exc:
             await self.close()
@@ -134,36 +141,7 @@ class AsyncScrapliSession:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.conn.close(), 5.0)
-
-    def alive(self) -> bool:
-        try:
-            return bool(self.conn.isalive())
-        except Exception:
-            return False
-
-
-class ThreadedScrapliSession:
-    """A scrapli classic sync session over paramiko, driven from a worker thread."""
-
-    def __init__(self, router: Router, conn: Any) -> None:
-        self.router = router
-        self.conn = conn
-
-    async def send(self, command: str, timeout: float) -> str:
-        try:
-            response = await asyncio.wait_for(
-                asyncio.to_thread(self.conn.send_command, command, timeout_ops=timeout),
-                timeout + 2.0,
-            )
-        except Exception as exc:
-            await self.close()
-            raise _classify_command_error(self.router, command, exc) from None
-        return str(response.result)
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.to_thread(self.conn.close), 5.0)
+            await asyncio.wait_for(self._call(self.conn.close), 5.0)
 
     def alive(self) -> bool:
         try:
@@ -254,7 +232,7 @@ async def _open_asyncssh(
         with contextlib.suppress(Exception):
             await conn.close()
         raise _classify_open_error(router, exc) from None
-    return AsyncScrapliSession(router, conn)
+    return ScrapliSession(router, conn)
 
 
 async def _open_paramiko(
@@ -287,4 +265,4 @@ async def _open_paramiko(
         conn = await asyncio.to_thread(connect)
     except Exception as exc:
         raise _classify_open_error(router, exc) from None
-    return ThreadedScrapliSession(router, conn)
+    return ScrapliSession(router, conn, threaded=True)
