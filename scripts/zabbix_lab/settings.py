@@ -16,6 +16,7 @@ PACKAGES = (
     "zabbix-frontend-php",
     "php-pgsql",
     "zabbix-agent",
+    "zabbix-proxy-sqlite3",
     "php8.2-cli",
     "php8.2-cgi",
 )
