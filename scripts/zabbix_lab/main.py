@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -87,6 +88,22 @@ def _ensure_packages() -> bool:
     return True
 
 
+def _ensure_proxy() -> bool:
+    """Unpack Debian's zabbix_proxy (SQLite3) under PROXY_ROOT and link it into /usr/sbin."""
+    program = settings.PROXY_ROOT / "usr" / "sbin" / "zabbix_proxy"
+    if not settings.WITH_PROXY or (program.exists() and settings.PROXY_LINK.exists()):
+        return False
+    if not program.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            fetch = f"cd {shlex.quote(tmp)} && apt-get download -qq {settings.PROXY_PACKAGE}"
+            procs.run(["sh", "-c", fetch], timeout=600)
+            (deb,) = Path(tmp).glob("*.deb")
+            procs.run(["dpkg-deb", "-x", str(deb), str(settings.PROXY_ROOT)])
+    if not settings.PROXY_LINK.exists():
+        settings.PROXY_LINK.symlink_to(program)
+    return True
+
+
 def _check_root_reachable(lab: Lab) -> None:
     """The daemons run as other users: every directory above the lab must let them through."""
     for parent in [lab.root, *lab.root.parents]:
@@ -128,6 +145,7 @@ def cmd_up(lab: Lab) -> int:
     _check_root_reachable(lab)
     with _locked(lab):
         _timed("packages installed", _ensure_packages)
+        _timed("zabbix_proxy unpacked", _ensure_proxy)
         _bring_up(lab)
     _say(f"up in {time.monotonic() - start:.1f} s: {lab.url} (eval \"$(scripts/zabbix-lab env)\")")
     return 0

@@ -10,16 +10,22 @@ from pathlib import Path
 
 DEFAULT_DIR = Path("/var/tmp/linemon-zabbix-lab")
 LISTEN = "127.0.0.1"
-PACKAGES = (
+# LINEMON_ZABBIX_LAB_PACKAGES replaces the list (the 7.0 lab in chroot.py: Debian 13's names).
+PACKAGES = tuple(os.environ.get("LINEMON_ZABBIX_LAB_PACKAGES", "").split()) or (
     "postgresql",
     "zabbix-server-pgsql",
     "zabbix-frontend-php",
     "php-pgsql",
     "zabbix-agent",
-    "zabbix-proxy-sqlite3",
     "php8.2-cli",
     "php8.2-cgi",
 )
+# Debian 12's zabbix-proxy-sqlite3 conflicts with zabbix-server-pgsql (both ship zabbix_get):
+# the lab unpacks it beside the server instead (dpkg-deb -x; its libraries are the server's).
+PROXY_PACKAGE = "zabbix-proxy-sqlite3"
+PROXY_ROOT = Path("/opt/zabbix-proxy-sqlite3")
+PROXY_LINK = Path("/usr/sbin/zabbix_proxy")
+WITH_PROXY = "LINEMON_ZABBIX_LAB_PACKAGES" not in os.environ
 FRONTEND_ROOT = Path("/usr/share/zabbix")
 FRONTEND_CONF = Path("/etc/zabbix/zabbix.conf.php")
 SCHEMA_DIR = Path("/usr/share/zabbix-server-pgsql")
