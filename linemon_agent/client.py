@@ -6,8 +6,11 @@ Stdlib only and imported on every Zabbix agent call: keep it light.
 from __future__ import annotations
 
 import errno
+import grp
 import os
+import pwd
 import socket
+import stat
 from typing import Any
 
 from linemon_agent import protocol
@@ -87,9 +90,26 @@ def _connect_error(exc: OSError, path: str) -> ClientError:
             f"the broker is not running (connection refused on {path})", EXIT_BROKER_DOWN
         )
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return ClientError(
-            f"permission denied on {path}: add this user to the socket's group "
-            "(e.g. usermod -aG linemon zabbix) and restart the agent",
-            EXIT_PERMISSION,
-        )
+        return ClientError(_permission_advice(path), EXIT_PERMISSION)
     return ClientError(f"cannot connect to the broker at {path}: {exc.strerror}", 1)
+
+
+def _permission_advice(path: str) -> str:
+    """Name the group that would let this user in (the socket's, else its directory's)."""
+    for where in (path, os.path.dirname(path)):
+        try:
+            info = os.stat(where)
+            group = grp.getgrgid(info.st_gid).gr_name
+            user = pwd.getpwuid(os.geteuid()).pw_name
+        except (OSError, KeyError):  # refused further up too, or an id without a name
+            continue
+        what = "" if where == path else f"directory {where}: "
+        return (
+            f"permission denied on {path} ({what}group {group}, mode "
+            f"{stat.S_IMODE(info.st_mode):04o}): add user {user} to group {group} "
+            f"(usermod -aG {group} {user}) and restart the agent"
+        )
+    return (
+        f"permission denied on {path} (or a directory above it): add this user to the "
+        "socket's group (e.g. usermod -aG linemon zabbix) and restart the agent"
+    )

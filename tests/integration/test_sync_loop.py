@@ -1,7 +1,12 @@
 """The whole loop against the real Zabbix 6.0: API -> broker -> router -> trapper -> history.
 
 Lines are defined exactly the seed's way (hosts tagged TempType=LINE, technical name = line
-IP, {$LINE_*} macros); the router is the emulator on port 22 of its own loopback address.
+IP, {$LINE_*} macros); the routers are the emulator on port 22 of their own loopback
+addresses. The first test: values reach history, a hostile macro is refused, a VRF macro
+changes the ping, the API down leaves the broker on its cache, deleting a host removes its
+line. The second links the shipped line template: a dead line fires its triggers through the
+broker's own pings; a router macro on the host and an interval macro on a template the host
+links change what the broker does after `linemon sync`.
 """
 
 from __future__ import annotations
@@ -19,21 +24,25 @@ from zabbix_utils import ZabbixAPI
 from tests.beds.emulator.client import Emulator
 from tests.functional.broker_proc import BrokerProcess
 from tests.integration.conftest import ZabbixLab
+from tests.integration.test_templates import LINE_TEMPLATE, TEMPLATES, import_file
 
 pytestmark = pytest.mark.zabbix
 ROUTER_IP = "127.6.0.1"
 LINE_IP, HOSTILE_IP = "198.51.100.10", "198.51.100.66"
+R1, R2 = "127.35.1.1", "127.35.1.2"
+LIVE_IP, DEAD_IP = "198.51.100.30", "198.51.100.31"
 
 
-def _seed_macros(line_id: str) -> list[dict[str, str]]:
+def _seed_macros(line_id: str, router_ip: str = ROUTER_IP,
+                 interval: str | None = "10") -> list[dict[str, str]]:
     macros = {
         "{$LINE_ID}": line_id,
-        "{$LINE_CHECK_INTERVAL}": "10",
-        "{$LINE_ROUTER_IP}": ROUTER_IP,
+        "{$LINE_ROUTER_IP}": router_ip,
         "{$LINE_ROUTER_USERNAME}": "lab",
         "{$LINE_ROUTER_PASSWORD}": "lab-pw",
         "{$LINE_ROUTER_PLATFORM}": "cisco_iosxe",
         "{$LINE_ROUTER_PROTOCOL}": "ssh",
+        **({"{$LINE_CHECK_INTERVAL}": interval} if interval else {}),
     }
     return [{"macro": k, "value": v} for k, v in macros.items()]
 
@@ -88,7 +97,7 @@ def test_seed_lines_from_the_api_reach_history(
     password = tmp_path / "zbx-pw"
     password.write_text(zabbix_lab.password + "\n")
     os.chmod(password, 0o600)
-    doc = {
+    doc: dict[str, Any] = {
         "broker": {"host_key_policy": "tofu"},
         "zabbix": {"server": zabbix_lab.server, "port": zabbix_lab.trapper_port,
                    "flush_interval": 0.3},
@@ -131,3 +140,108 @@ def test_seed_lines_from_the_api_reach_history(
         api.host.delete([hostid, hostile])
         third.client_json("sync")
         assert third.client_json("lines", "--json") == []
+
+
+@pytest.fixture
+def two_routers(tmp_path: Path) -> Iterator[Emulator]:
+    """r1 reaches both targets (the dead one never answers); r2 reaches the live one."""
+    (tmp_path / "emu2").mkdir()
+    live = {"loss": 0.0, "rtt_ms": 12}
+    config = {"time_scale": 0.05, "loss_model": "even",
+              "defaults": {"username": "lab", "password": "lab-pw"},
+              "routers": {"r1": {"host": R1, "port": 22, "platform": "cisco_iosxe",
+                                 "targets": {LIVE_IP: live, DEAD_IP: {"loss": 1.0}}},
+                          "r2": {"host": R2, "port": 22, "platform": "cisco_iosxe",
+                                 "targets": {LIVE_IP: live}}}}
+    with Emulator(config, workdir=tmp_path / "emu2") as made:
+        yield made
+
+
+def _macro(api: ZabbixAPI, hostid: str, name: str) -> str:
+    rows = api.usermacro.get(hostids=hostid, filter={"macro": name}, output=["hostmacroid"])
+    hostmacroid: str = rows[0]["hostmacroid"]
+    return hostmacroid
+
+
+def test_template_triggers_fire_and_macros_steer_the_broker(
+    zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI, two_routers: Emulator, tmp_path: Path
+) -> None:
+    api = zabbix_api
+    assert import_file(api, TEMPLATES / "linemon_line_trapper"
+                       / "linemon_line_trapper_6.0.yaml") is True
+    line_tpl = api.template.get(filter={"host": LINE_TEMPLATE}, output=["templateid"])[0]
+    group = f"linemon-steer-{os.getpid()}"
+    groupid = api.hostgroup.create(name=group)["groupids"][0]
+    # {$LINE_CHECK_INTERVAL} comes from a template of the operator's, not from the hosts
+    defaults = api.template.create(host=f"{group}-defaults", groups=[{"groupid": groupid}],
+                                   macros=[{"macro": "{$LINE_CHECK_INTERVAL}", "value": "600"}]
+                                   )["templateids"][0]
+    templates = [{"templateid": line_tpl["templateid"]}, {"templateid": defaults}]
+    hosts = {}
+    for ip, line_id in ((LIVE_IP, "L-LIVE"), (DEAD_IP, "L-DEAD")):
+        hosts[line_id] = api.host.create(
+            host=ip, groups=[{"groupid": groupid}], templates=templates,
+            tags=[{"tag": "TempType", "value": "LINE"}],
+            macros=_seed_macros(line_id, R1, interval=None))["hostids"][0]
+    zabbix_lab.reload_config_cache()
+    password = tmp_path / "zbx-pw"
+    password.write_text(zabbix_lab.password + "\n")
+    os.chmod(password, 0o600)
+    doc: dict[str, Any] = {
+        "broker": {"host_key_policy": "tofu"},
+        "zabbix": {"server": zabbix_lab.server, "port": zabbix_lab.trapper_port,
+                   "flush_interval": 0.3},
+        "zabbix_api": {"url": zabbix_lab.url, "user": zabbix_lab.user, "host_group": group,
+                       "password_file": str(password), "interval": 3600},
+    }
+
+    def lines() -> dict[str, dict[str, Any]]:
+        return {row["id"]: row for row in broker.client_json("lines", "--json")}
+
+    def ping(line_id: str) -> dict[str, Any]:
+        done = broker.client("ping", "--line", line_id, "--wait")
+        assert done.returncode == 0, done.stderr
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    (tmp_path / "steer").mkdir()
+    broker = BrokerProcess(tmp_path / "steer", doc)
+    try:
+        with broker:
+            assert {k: (r["router"], r["interval"]) for k, r in lines().items()} == {
+                "L-LIVE": (R1, 600), "L-DEAD": (R1, 600)}
+
+            # A dead line (the router gets no reply) fires the template's triggers: the
+            # results come from the broker's pings, queued now rather than in 10 minutes.
+            for _ in range(3):
+                assert ping("L-DEAD")["loss_pct"] == 100.0
+            down = "linemon: line down (100% loss for the last #3 results)"
+
+            def problems() -> set[str]:
+                return {p["name"] for p in api.problem.get(hostids=hosts["L-DEAD"],
+                                                           output=["name"])}
+
+            _until(lambda: down in problems(), 30, "the line down problem on L-DEAD")
+            assert problems() == {down, "linemon: packet loss over 50%"}
+            assert ping("L-LIVE")["loss_pct"] == 0.0
+            _until(lambda: _history(api, hosts["L-LIVE"]), 30, "a value for L-LIVE")
+            assert api.problem.get(hostids=hosts["L-LIVE"], countOutput=True) == "0"
+
+            # The router macro moves the line to r2, the template's interval macro changes
+            # every line's schedule: both after `linemon sync`, nothing restarted.
+            api.usermacro.update(hostmacroid=_macro(api, hosts["L-LIVE"], "{$LINE_ROUTER_IP}"),
+                                 value=R2)
+            api.usermacro.update(hostmacroid=_macro(api, defaults, "{$LINE_CHECK_INTERVAL}"),
+                                 value="900")
+            assert broker.client_json("sync")["source"] == "api"
+            assert {k: (r["router"], r["interval"]) for k, r in lines().items()} == {
+                "L-LIVE": (R2, 900), "L-DEAD": (R1, 900)}
+            before = len(two_routers.pings("r2"))
+            assert ping("L-LIVE")["router"] == R2
+            assert {p["target"] for p in two_routers.pings("r2")[before:]} == {LIVE_IP}
+            _until(lambda: any(json.loads(row["value"])["router"] == R2
+                               for row in _history(api, hosts["L-LIVE"])), 30,
+                   "a value sent for r2's ping")
+    finally:
+        api.host.delete(list(hosts.values()))
+        api.template.delete([defaults])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
@@ -31,28 +33,40 @@ def test_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
-def test_permission_denied(tmp_path: Path) -> None:
-    path = tmp_path / "b.sock"
+def test_permission_denied() -> None:
+    # not tmp_path: pytest's base directory is 0700, so nobody would be refused above the socket
+    where = Path(tempfile.mkdtemp(prefix="linemon-perm-"))
+    path = where / "b.sock"
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(path))
     server.listen()
-    os.chmod(path, 0o600)
-    os.chmod(tmp_path, 0o755)
+    os.chmod(path, 0o660)
+    os.chmod(where, 0o755)
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: become nobody and try
-        os.setgid(65534)
-        os.setuid(65534)
+    if pid == 0:  # child: become nobody and try; always exits, whatever happens
         try:
-            call("status", str(path))
-            code = 0
-        except ClientError as exc:
-            code = exc.exit_code
-        os.write(write, bytes([code]))
-        os._exit(0)
+            os.close(read)
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                call("status", str(path))
+                report = b"0 connected"
+            except ClientError as exc:
+                report = f"{exc.exit_code} {exc}".encode()
+            os.write(write, report)
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        report = pipe.read().decode()
     os.waitpid(pid, 0)
     server.close()
-    assert os.read(read, 1) == bytes([EXIT_PERMISSION])
+    shutil.rmtree(where)
+    code, _, message = report.partition(" ")
+    assert int(code) == EXIT_PERMISSION
+    assert "group root, mode 0660" in message
+    assert "usermod -aG root nobody" in message
 
 
 def _serve_once(path: Path, reply: bytes) -> threading.Thread:

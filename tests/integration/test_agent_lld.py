@@ -1,0 +1,324 @@
+"""Lines by agent LLD through the real zabbix_agentd: server -> agent -> `linemon` -> broker.
+
+The lab's agent runs its UserParameters as user zabbix, which cannot run the project's venv
+(its interpreter lives under /root, mode 0700). The client path (entry -> clientcli ->
+client -> protocol) is stdlib only, so the fixture copies linemon_agent into /tmp and puts a
+`linemon` script there for Debian's /usr/bin/python3: what the console script does, plus the
+test broker's socket as the default. Measured (CPU seconds, getrusage): copy + compileall
+0.09 s; a venv from /usr/bin/python3 costs 3.5 s with pip before the project is even
+installed (0.05 s without pip, but then nothing can install the project into it). Both run
+the same client code.
+
+The agent conf is the shipped drop-in (zabbix_templates/agent/linemon_agentd.conf) with only
+the path of `linemon` replaced. The broker's socket is group `zabbix` (the agent's own
+group), mode 0660, in a directory of that group, mode 0750 (like the package's /run/linemon):
+the agent gets in as a group member, other users do not.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from zabbix_utils import ZabbixAPI
+
+from tests.beds.emulator.client import Emulator
+from tests.functional.broker_proc import BrokerProcess
+from tests.integration.conftest import ZabbixLab
+from tests.integration.test_templates import import_file, wait_for
+
+pytestmark = pytest.mark.zabbix
+
+REPO = Path(__file__).resolve().parents[2]
+DROP_IN = REPO / "zabbix_templates" / "agent" / "linemon_agentd.conf"
+LLD_TEMPLATE = REPO / "zabbix_templates" / "linemon_lines_agent_lld" / (
+    "linemon_lines_agent_lld_6.0.yaml")
+LLD_NAME = "Template linemon lines by agent LLD"
+AGENT_USER = "zabbix"
+ROUTERS = {"pe1": "127.35.0.1", "pe2": "127.35.0.2"}
+# line id -> (router, target); pe1's lines are discovered, pe2's are filtered out
+LINES = {"L-A": ("pe1", "198.51.100.21"), "L-B": ("pe1", "198.51.100.22"),
+         "L-C": ("pe2", "198.51.100.23")}
+PER_LINE_KEYS = ("linemon.result", "linemon.loss", "linemon.rtt.min", "linemon.rtt.avg",
+                 "linemon.rtt.max", "linemon.rtt.stddev", "linemon.sent", "linemon.received",
+                 "linemon.status", "linemon.status.code", "linemon.error", "linemon.ping")
+WRAPPER = '''#!/usr/bin/python3 -I
+"""linemon for the lab's agent: a copy of linemon_agent, the test broker's socket by default."""
+import os
+import sys
+
+sys.path.insert(0, {lib!r})
+os.environ.setdefault("LINEMON_SOCKET", {socket!r})
+from linemon_agent.entry import main
+
+main()
+'''
+
+
+@pytest.fixture(scope="module")
+def agent_socket(zabbix_lab: ZabbixLab) -> Iterator[Path]:
+    """`linemon` runnable by the agent's user, the drop-in installed in the lab's agent, and
+    the path where the broker must put its socket for that `linemon` to find it."""
+    root = Path(tempfile.mkdtemp(prefix="linemon-agent-", dir="/tmp"))
+    zabbix_gid = _gid(AGENT_USER)
+    root.chmod(0o755)  # the program, like /usr/lib/linemon-agent: anyone may run it
+    lib = root / "lib"
+    shutil.copytree(REPO / "linemon_agent", lib / "linemon_agent",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    # byte-code made now, as root: the agent's user cannot write __pycache__ here
+    subprocess.run(["/usr/bin/python3", "-m", "compileall", "-q", str(lib)], check=True)
+    linemon = root / "linemon"
+    run = root / "run"  # like /run/linemon: only the socket's group may enter
+    run.mkdir()
+    os.chown(run, 0, zabbix_gid)
+    run.chmod(0o750)
+    socket = run / "broker.sock"
+    linemon.write_text(WRAPPER.format(lib=str(lib), socket=str(socket)))
+    linemon.chmod(0o755)
+    conf = DROP_IN.read_text()
+    assert conf.count("/usr/bin/linemon") == 4, "the drop-in's commands changed: update the test"
+    drop_in = zabbix_lab.agent_include_dir / "linemon.conf"
+    drop_in.write_text(conf.replace("/usr/bin/linemon", str(linemon)))
+    zabbix_lab.restart_agent()
+    yield socket
+    drop_in.unlink(missing_ok=True)
+    zabbix_lab.restart_agent()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _gid(group: str) -> int:
+    return grp.getgrnam(group).gr_gid
+
+
+def agent_get(lab: ZabbixLab, key: str) -> str:
+    """Ask the lab's running agent for `key` (zabbix_get: the agent runs it as user zabbix)."""
+    done = subprocess.run(["zabbix_get", "-s", "127.0.0.1", "-p", str(lab.agent_port),
+                           "-k", key, "-t", "10"],
+                          capture_output=True, text=True, timeout=20, check=False)
+    return done.stdout.strip() + done.stderr.strip()
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    work = tmp_path_factory.mktemp("lld-emu")
+    targets: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in ROUTERS}
+    for router, target in LINES.values():
+        targets[router][target] = {"loss": 0.2, "rtt_ms": 8}
+    config = {"time_scale": 0.05, "loss_model": "even",
+              "defaults": {"username": "lab", "password": "lab-pw"},
+              "routers": {name: {"host": ip, "port": 22, "platform": "cisco_iosxe",
+                                 "targets": targets[name]} for name, ip in ROUTERS.items()}}
+    with Emulator(config, workdir=work) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def lld_host_name() -> str:
+    return f"linemon-lld-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module")
+def broker(zabbix_lab: ZabbixLab, agent_socket: Path, emulator: Emulator,
+           lld_host_name: str, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[BrokerProcess]:
+    """The broker with file-defined lines reporting to the LLD host's per-line trapper keys.
+
+    Interval one day: a scheduled ping falls inside the test about once in a thousand runs
+    (and would only add a value), so the values seen come from the agent's ping item.
+    """
+    work = tmp_path_factory.mktemp("lld-broker")
+    secret = work / "router-pw"
+    secret.write_text("lab-pw\n")
+    secret.chmod(0o600)
+    doc: dict[str, Any] = {
+        "broker": {"socket": str(agent_socket), "socket_group": AGENT_USER,
+                   "socket_mode": "0660", "host_key_policy": "tofu"},
+        "zabbix": {"server": zabbix_lab.server, "port": zabbix_lab.trapper_port,
+                   "flush_interval": 0.3},
+        "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
+        "routers": [{"name": name, "host": ip, "platform": "cisco_iosxe"}
+                    for name, ip in ROUTERS.items()],
+        "lines": [{"id": line_id, "router": router, "target": target, "interval": 86400,
+                   "zabbix_host": lld_host_name, "zabbix_key": f"linemon.result[{line_id}]"}
+                  for line_id, (router, target) in LINES.items()],
+    }
+    process = BrokerProcess(work, doc)
+    process.socket = agent_socket  # where it waits for the broker and points clients
+    with process as running:
+        yield running
+
+
+def test_the_drop_in_runs_under_the_agent_through_the_socket_group(
+    zabbix_lab: ZabbixLab, agent_socket: Path, broker: BrokerProcess, lld_host_name: str
+) -> None:
+    status = json.loads(agent_get(zabbix_lab, "linemon.status"))
+    assert (status["routers"], status["lines"]) == (len(ROUTERS), len(LINES))
+    every = json.loads(agent_get(zabbix_lab, "linemon.discovery[]"))
+    assert sorted(row["{#LINE.ID}"] for row in every) == sorted(LINES)
+    pe2 = json.loads(agent_get(zabbix_lab, "linemon.discovery[pe2]"))
+    assert [(r["{#LINE.ID}"], r["{#LINE.HOST}"], r["{#LINE.KEY}"]) for r in pe2] == [
+        ("L-C", lld_host_name, "linemon.result[L-C]")]
+    # UnsafeUserParameters=0: the agent refuses shell metacharacters before running anything
+    refused = agent_get(zabbix_lab, "linemon.discovery[pe1;id]")
+    assert refused.startswith("ZBX_NOTSUPPORTED") and "not allowed" in refused, refused
+
+    mode = agent_socket.stat()
+    assert (mode.st_mode & 0o777, mode.st_gid) == (0o660, _gid(AGENT_USER))
+    # Out of the socket's group, or of its directory's: the words name the group to join.
+    for where, shown in ((agent_socket, "group root, mode 0660"),
+                         (agent_socket.parent, f"directory {agent_socket.parent}: group root, "
+                                               "mode 0750")):
+        os.chown(where, -1, 0)  # a group the agent's user is not in
+        try:
+            denied = agent_get(zabbix_lab, "linemon.status")
+        finally:
+            os.chown(where, -1, _gid(AGENT_USER))
+        assert denied == (f"linemon: permission denied on {agent_socket} ({shown}): add user "
+                          "zabbix to group root (usermod -aG root zabbix) and restart the agent")
+
+
+def test_discovery_through_the_agent_creates_the_lines_items(
+    zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI, broker: BrokerProcess, emulator: Emulator,
+    lld_host_name: str
+) -> None:
+    api = zabbix_api
+    assert import_file(api, LLD_TEMPLATE) is True
+    templateid = api.template.get(filter={"host": LLD_NAME}, output=["templateid"])[0][
+        "templateid"]
+    groupid = api.hostgroup.create(name=lld_host_name)["groupids"][0]
+    hostid = api.host.create(
+        host=lld_host_name, groups=[{"groupid": groupid}],
+        interfaces=[{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "",
+                     "port": str(zabbix_lab.agent_port)}],
+        templates=[{"templateid": templateid}],
+        macros=[{"macro": "{$LINEMON.ROUTER}", "value": "pe1"},
+                {"macro": "{$LINEMON.LLD.INTERVAL}", "value": "5s"}],
+    )["hostids"][0]
+    zabbix_lab.reload_config_cache()
+
+    def discovered() -> dict[str, dict[str, str]]:
+        rows = api.item.get(hostids=hostid, filter={"flags": 4},
+                            output=["itemid", "key_", "status", "value_type"])
+        return {row["key_"]: row for row in rows}
+
+    wanted = {f"{key}[{line}]" for key in PER_LINE_KEYS for line in ("L-A", "L-B")}
+    items = wait_for(lambda: (found := discovered()) and set(found) == wanted and found,
+                     "items discovered for pe1's lines", timeout=40)
+    rules = api.discoveryrule.get(hostids=hostid, output=["itemid", "key_", "state", "error"])
+    assert [(r["key_"], r["state"], r["error"]) for r in rules] == [
+        ("linemon.discovery[{$LINEMON.ROUTER}]", "0", "")]
+    triggers = api.trigger.get(hostids=hostid, filter={"flags": 4}, output=["description"])
+    assert {t["description"] for t in triggers} >= {
+        f"Line {line}: line down (100% loss for the last {{$LINEMON.DOWN.COUNT}} results)"
+        for line in ("L-A", "L-B")}
+    assert len(triggers) == 2 * 6
+    graphs = api.graph.get(hostids=hostid, filter={"flags": 4}, output=["name"])
+    assert {g["name"] for g in graphs} == {f"Line {line}: {what}" for line in ("L-A", "L-B")
+                                           for what in ("packet loss", "RTT")}
+    assert items["linemon.ping[L-A]"]["status"] == "1"  # the prototype is disabled
+
+    # The agent item that queues a ping (enabled here, checked now): the result comes back
+    # to the discovered trapper item, and through it to the dependent items.
+    zabbix_lab.reload_config_cache()  # the new trapper items must be known before values
+    ping = items["linemon.ping[L-A]"]
+    api.item.update(itemid=ping["itemid"], status=0)
+    zabbix_lab.reload_config_cache()
+    api.task.create(type=6, request={"itemid": ping["itemid"]})
+
+    def history(key: str) -> list[str]:
+        item = items[key]
+        rows = api.history.get(itemids=item["itemid"], history=int(item["value_type"]),
+                               sortfield="clock", sortorder="ASC", output=["value"])
+        return [row["value"] for row in rows]
+
+    assert wait_for(lambda: history("linemon.ping[L-A]"), "the agent's ping item",
+                    timeout=30)[0] == "1"
+    result = json.loads(wait_for(lambda: history("linemon.result[L-A]"), "a result by trapper",
+                                 timeout=30)[0])
+    assert (result["line"], result["router"], result["target"]) == ("L-A", "pe1",
+                                                                     "198.51.100.21")
+    assert (result["status"], result["loss_pct"]) == ("ok", 20.0)
+    assert {float(v) for v in wait_for(lambda: history("linemon.loss[L-A]"), "loss")} == {20.0}
+    assert set(history("linemon.status[L-A]")) == {"ok"}
+    assert "198.51.100.21" in {p["target"] for p in emulator.pings("pe1")}
+
+
+def test_discovery_failure_shows_the_clients_words(
+    zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI, agent_socket: Path, lld_host_name: str
+) -> None:
+    """The agent returns the client's error text as the value: the rule turns unsupported
+    with those words (zabbix_agentd 6.0 passes a failing command's output on)."""
+    api = zabbix_api
+    hostid = api.host.get(filter={"host": lld_host_name}, output=["hostid"])[0]["hostid"]
+    rule = api.discoveryrule.get(hostids=hostid, output=["itemid"])[0]
+    os.chown(agent_socket, -1, 0)
+    try:
+        api.task.create(type=6, request={"itemid": rule["itemid"]})
+
+        def failed() -> str:
+            row = api.discoveryrule.get(itemids=rule["itemid"], output=["state", "error"])[0]
+            return str(row["error"]) if row["state"] == "1" else ""
+
+        error = wait_for(failed, "the discovery rule turning unsupported", timeout=30)
+    finally:
+        os.chown(agent_socket, -1, _gid(AGENT_USER))
+    assert "permission denied" in error, error
+    # the lines found before stay (the rule's lifetime), still fed by the broker
+    assert api.item.get(hostids=hostid, filter={"flags": 4}, countOutput=True) == str(
+        2 * len(PER_LINE_KEYS))
+
+
+def test_broker_health_through_the_agent(
+    zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI, agent_socket: Path, broker: BrokerProcess
+) -> None:
+    """linemon.status through the agent feeds the health items; an agent outside the socket's
+    group makes the status item unsupported with the client's words (its nodata() trigger
+    then fires after {$LINEMON.BROKER.NODATA}, too slow to wait for here)."""
+    api = zabbix_api
+    path = REPO / "zabbix_templates" / "linemon_broker_health" / "linemon_broker_health_6.0.yaml"
+    assert import_file(api, path) is True
+    templateid = api.template.get(filter={"host": "Template linemon broker health"},
+                                  output=["templateid"])[0]["templateid"]
+    name = f"linemon-health-{uuid.uuid4().hex[:10]}"
+    groupid = api.hostgroup.create(name=name)["groupids"][0]
+    hostid = api.host.create(
+        host=name, groups=[{"groupid": groupid}], templates=[{"templateid": templateid}],
+        interfaces=[{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "",
+                     "port": str(zabbix_lab.agent_port)}])["hostids"][0]
+    items = {row["key_"]: row for row in api.item.get(
+        hostids=hostid, output=["itemid", "key_", "value_type"])}
+    status, lines = items["linemon.status"], items["linemon.lines"]
+    zabbix_lab.reload_config_cache()
+
+    def check_now() -> None:
+        api.task.create(type=6, request={"itemid": status["itemid"]})
+
+    def state() -> dict[str, str]:
+        row: dict[str, str] = api.item.get(itemids=status["itemid"],
+                                           output=["state", "error", "lastclock"])[0]
+        return row
+
+    check_now()
+    value = wait_for(lambda: api.history.get(itemids=lines["itemid"],
+                                             history=int(lines["value_type"])),
+                     "the lines count from linemon.status", timeout=30)
+    assert [row["value"] for row in value] == [str(len(LINES))]
+    assert state()["state"] == "0"
+
+    os.chown(agent_socket, -1, 0)
+    try:
+        check_now()
+        row = wait_for(lambda: (found := state())["state"] == "1" and found,
+                       "the status item turning unsupported", timeout=30)
+    finally:
+        os.chown(agent_socket, -1, _gid(AGENT_USER))
+    assert "permission denied" in row["error"], row["error"]
