@@ -49,7 +49,8 @@ def fetch_raw(settings: ZabbixApiSettings, token: Secret, password: Secret) -> d
         else:
             api.login(user=settings.user, password=password.value)
         params: dict[str, Any] = {
-            "output": ["hostid", "host", "proxy_hostid", "status"],
+            # 7.0 renamed host.proxy_hostid to proxyid; each release ignores the other name.
+            "output": ["hostid", "host", "proxy_hostid", "proxyid", "status"],
             "selectTags": ["tag", "value"],
             "selectMacros": ["macro", "value", "type"],
             "selectParentTemplates": ["templateid"],
@@ -57,7 +58,8 @@ def fetch_raw(settings: ZabbixApiSettings, token: Secret, password: Secret) -> d
             "monitored_hosts": True,
         }
         if settings.proxy:
-            proxies = api.proxy.get(output=["proxyid"], filter={"host": settings.proxy})
+            name = "name" if api.version >= 7.0 else "host"  # 7.0 renamed proxy.host
+            proxies = api.proxy.get(output=["proxyid"], filter={name: settings.proxy})
             if not proxies:
                 raise SyncError(f"no Zabbix proxy named {settings.proxy!r}")
             params["proxyids"] = [proxies[0]["proxyid"]]
@@ -100,7 +102,7 @@ def interpret(raw: dict[str, Any], profiles: list[str], default_platform: str) -
             macros=_macros(h.get("macros", [])),
             templateids=[t["templateid"] for t in h.get("parentTemplates", [])],
             tags=[(t["tag"], t["value"]) for t in h.get("tags", [])],
-            proxyid=str(h.get("proxy_hostid", "")),
+            proxyid=str(h.get("proxyid", h.get("proxy_hostid", ""))),
         )
         for h in raw["hosts"]
     ]
