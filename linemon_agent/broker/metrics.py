@@ -95,6 +95,19 @@ def render(status: dict[str, Any], routers: list[dict[str, Any]], durations: His
         "Routers waiting out a reconnect backoff.",
         [("", status["routers_in_backoff"])],
     )
+    by_router = [(f'{{router="{_label(r["name"])}"}}', r) for r in routers]
+    metric(
+        "router_open_failures_total",
+        "counter",
+        "Failed session opens per router.",
+        [(labels, r.get("open_failures", 0)) for labels, r in by_router],
+    )
+    metric(
+        "router_backoff_seconds",
+        "gauge",
+        "Seconds until a router's next session open may be tried (0: not in backoff).",
+        [(labels, r.get("backoff_s", 0)) for labels, r in by_router],
+    )
     delivery = status.get("delivery", {})
     for key, kind in (
         ("sent", "counter"),
@@ -102,6 +115,9 @@ def render(status: dict[str, Any], routers: list[dict[str, Any]], durations: His
         ("rejected", "counter"),
         ("pending", "gauge"),
         ("send_errors", "counter"),
+        ("held", "gauge"),
+        ("lost", "counter"),
+        ("spool_errors", "counter"),
     ):
         if isinstance(delivery.get(key), int | float):
             name = f"values_{key}" + ("_total" if kind == "counter" else "")

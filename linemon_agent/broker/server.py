@@ -29,7 +29,7 @@ from .core import Broker
 from .handlers import Handlers
 from .metrics import MetricsServer, render
 from .reporter import Reporter, zabbix_sender
-from .spool import Spool
+from .spool import SpoolError, open_spool
 from .syncer import Syncer, interpret
 
 log = logging.getLogger("linemon.server")
@@ -38,6 +38,7 @@ MAX_CLIENTS = 256
 READ_TIMEOUT = 10.0
 EXIT_CONFIG = 78  # EX_CONFIG
 EXIT_LOCKED = 75  # EX_TEMPFAIL
+EXIT_SPOOL = 73  # EX_CANTCREAT: the spool cannot be opened (permissions, disk)
 
 
 class BrokerServer:
@@ -133,7 +134,17 @@ async def serve(config_path: Path, config: Config) -> int:
 
 async def _serve_locked(config_path: Path, config: Config) -> int:
     settings = config.broker
-    spool = Spool(settings.state_dir / "spool")
+    try:
+        spool, quarantined = open_spool(settings.state_dir / "spool")
+    except SpoolError as exc:
+        log.error("cannot open the spool", extra={"path": str(exc.path), "error": str(exc)})
+        return EXIT_SPOOL
+    if quarantined is not None:
+        log.error(
+            "spool was corrupt: moved aside and a new one started; the values in the old"
+            " file were not delivered (sqlite3 FILE .recover may save them)",
+            extra={"path": str(spool.path), "moved_to": str(quarantined)},
+        )
     reporter = Reporter(
         spool,
         zabbix_sender(config.zabbix),
@@ -142,6 +153,10 @@ async def _serve_locked(config_path: Path, config: Config) -> int:
         reject_after=config.zabbix.reject_after,
     )
     broker = Broker(config, reporter)
+    broker.status_sources["spool"] = lambda: {
+        "path": str(spool.path),
+        "quarantined": "" if quarantined is None else str(quarantined),
+    }
     syncer = Syncer(config.zabbix_api, settings.state_dir) if config.zabbix_api.url else None
     state = _SyncState(config, syncer)
     if syncer is not None:

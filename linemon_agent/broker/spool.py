@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,10 @@ class SpoolError(LinemonError):
         self.path = path
         self.action = action
         self.reason = reason
+        #: the file is not a (readable) SQLite database; open_spool moves such a file aside
+        self.corrupt = "not a database" in reason or "malformed" in reason
         hint = ""
-        if "not a database" in reason or "malformed" in reason:
+        if self.corrupt:
             hint = " (corrupt: stop the broker and move the directory aside to start a new spool)"
         super().__init__(f"spool {path}: cannot {action}: {reason}{hint}")
 
@@ -210,3 +213,28 @@ class Spool:
             raise SpoolError(self.path, "remove values", str(exc)) from exc
         self._count -= cursor.rowcount
         return cursor.rowcount
+
+
+def open_spool(directory: Path, synchronous: str = "NORMAL") -> tuple[Spool, Path | None]:
+    """Open the spool in ``directory``; a corrupt one is moved aside and a new one started.
+
+    Returns the spool and, when the old file was corrupt, where it now is
+    (``spool.sqlite3.corrupt-<UTC time>``, with its ``-wal``/``-shm``): its values were not
+    delivered and may be recovered from it by hand (``sqlite3 FILE .recover``). Any other
+    failure to open raises SpoolError.
+    """
+    try:
+        return Spool(directory, synchronous), None
+    except SpoolError as exc:
+        if not exc.corrupt:
+            raise
+    path = Path(directory) / DB_NAME
+    moved = path.with_name(f"{DB_NAME}.corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            try:
+                source.rename(f"{moved}{suffix}")
+            except OSError as exc:
+                raise SpoolError(source, "move the corrupt spool aside", str(exc)) from exc
+    return Spool(directory, synchronous), moved
