@@ -160,14 +160,19 @@ def line_from_host(
             "credentials": profile,
         }
     )
+    line_id = _value(macros, "{$LINE_ID}") or host.host
     spec: dict[str, Any] = {
-        "id": _value(macros, "{$LINE_ID}") or host.host,
+        "id": line_id,
         "router": name,
         "target": host.host,
         "interval": _value(macros, "{$LINE_CHECK_INTERVAL}") or DEFAULT_INTERVAL,
         "zabbix_host": host.host,
         "zabbix_key": DEFAULT_ITEM_KEY,
     }
+    report_host = _value(macros, "{$LINE_REPORT_HOST}")
+    if report_host:  # the LLD style: results go to one host (router or agent), a key per line
+        spec["zabbix_host"] = validate.zabbix_host(report_host, "{$LINE_REPORT_HOST}")
+        spec["zabbix_key"] = f"{DEFAULT_ITEM_KEY}[{validate.name(line_id, '{$LINE_ID}')}]"
     for macro, key in LINE_MACROS.items():
         value = _value(macros, macro)
         if value not in (None, ""):

@@ -89,3 +89,25 @@ def test_unresolved_macro_reference_is_refused() -> None:
     macros = {**SEED_MACROS, "{$LINE_VRF}": "{$CUSTOMER_VRF}"}
     result = build([ZbxHost("1", "198.51.100.7", macros, [], TAG)], {}, {}, profiles=[])
     assert "unresolved macro" in result.errors["198.51.100.7"]
+
+
+def test_report_host_macro_sends_results_to_one_host_a_key_per_line() -> None:
+    """{$LINE_REPORT_HOST}: the LLD style, results on a router/agent host as linemon.result[id]."""
+    hosts = [
+        ZbxHost("1", "198.51.100.7", {**SEED_MACROS, "{$LINE_REPORT_HOST}": "pe1 lines"}, [], TAG),
+        ZbxHost("2", "198.51.100.8", {**SEED_MACROS, "{$LINE_ID}": "L-1002"}, [], TAG),
+    ]
+    result = build(hosts, {}, {}, profiles=[])
+    assert result.errors == {}
+    reported = result.lines["L-1001"]
+    assert (reported.zabbix_host, reported.zabbix_key) == ("pe1 lines", "linemon.result[L-1001]")
+    plain = result.lines["L-1002"]
+    assert (plain.zabbix_host, plain.zabbix_key) == ("198.51.100.8", "linemon.result")
+
+
+def test_hostile_report_host_skips_the_line() -> None:
+    for bad in ("pe1\nsend", "pe1;x", "{$OTHER}", "x" * 200, " pe1"):
+        host = ZbxHost("1", "198.51.100.7", {**SEED_MACROS, "{$LINE_REPORT_HOST}": bad}, [], TAG)
+        result = build([host], {}, {}, profiles=[])
+        assert result.lines == {}, bad
+        assert "{$LINE_REPORT_HOST}" in result.errors["198.51.100.7"], bad
