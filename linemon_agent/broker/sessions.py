@@ -9,6 +9,7 @@ in backoff its pings fail at once with the last error instead of hammering it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -227,10 +228,12 @@ class RouterPool:
                             models.STATUS_TIMEOUT,
                             "all sessions busy until the deadline",
                         )
-                    try:
-                        await asyncio.wait_for(self._available.wait(), remaining)
-                    except TimeoutError:
-                        continue
+                    # asyncio.timeout, not wait_for: wait() must re-take the lock in this task
+                    # (wait_for ran it as another task; under load, the timeout left the lock
+                    # released here: "RuntimeError: Lock is not acquired" in scripts/bench).
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(remaining):
+                            await self._available.wait()
             finally:
                 self._waiters -= 1
         try:
