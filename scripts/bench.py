@@ -1,300 +1,274 @@
-"""linemon benchmarks on this machine: scale, warm vs cold, client path, transports.
+"""linemon benchmarks on this machine: every scenario of issue 6, side by side with its target.
 
-Each scenario runs the real broker (``linemon broker``) against the router emulator on
-loopback and a local trapper receiver, and reads the broker's own CPU and memory from /proc.
-Results go to ``bench/results/<date>.json`` and a table on stdout. Run through scripts/bench.
+1. scale: routers x lines at a 60 s interval, stepping up; on-time fraction, broker CPU as
+   cores, peak RSS, sessions, overruns (and the emulators' CPU, which shares the cores);
+2. cold vs warm: connect-login-ping-close per ping vs warm sessions, CPU and wall per ping;
+3. overhead: broker time per ping with a router that answers instantly;
+4. client path: `linemon ping` in a fresh process vs a bare interpreter, and the broker's
+   socket at a paced 500 requests/s from concurrent clients;
+5. delivery: values/s through the broker's reporter into a local trapper receiver and the
+   real Zabbix lab (when up), batched and one value per connection;
+6. transport: asyncssh vs paramiko (sessions, threads, CPU, RSS, round time).
+
+Each scenario runs the real broker (``linemon broker``) against the router emulator
+(tests/beds/emulator) on 127.31.0.0/16 and up. Results go to ``bench/results/<date>.json``;
+stdout gets Markdown tables to paste into the README. ``--quick`` (CI) runs small sizes in
+about a minute; the full run about 14-15 minutes on 2 cores (paramiko at 1,000 routers
+is bounded: 90 s to open, 60 s a round).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
-import statistics
-import subprocess
+import shutil
+import signal
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.beds.emulator.client import Emulator  # noqa: E402
-from tests.beds.trapper import TrapperBed  # noqa: E402
-from tests.functional.broker_proc import BrokerProcess  # noqa: E402
+from benchlib import clientpath, delivery, figures, scale  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def proc_status(pid: int, key: str) -> int:
-    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if row.startswith(key + ":"):
-            return int(row.split()[1])
-    return 0
-
-
-def fleet(n: int, network: int, rtt_ms: float = 1.0) -> dict[str, Any]:
-    routers = {
-        f"r{i}": {
-            "host": f"127.{network}.{i // 250}.{i % 250 + 1}",
-            "port": 0,
-            "platform": "cisco_iosxe",
-        }
-        for i in range(n)
-    }
-    return {
-        "time_scale": 0.01,
-        "default_target": {"loss": 0.0, "rtt_ms": rtt_ms},
-        "defaults": {"username": "lab", "password": "bench-pw", "max_sessions": 4},
-        "routers": routers,
-    }
+QUICK: dict[str, Any] = {
+    "scale": [(20, 200)],
+    "scale_interval": 10,
+    "intervals": 2,
+    "overhead": (10, 100, 10, 1),
+    "transport": [20],
+    "transport_rounds": 3,
+    "pings": 20,
+    "calls": 20,
+    "rate": 500.0,
+    "load_s": 3.0,
+    "delivery": (50, 2_000, 300),
+}
+FULL: dict[str, Any] = {
+    "scale": [(100, 1_000), (500, 10_000), (1_000, 20_000)],
+    "scale_interval": 60,
+    "intervals": 2,
+    "overhead": (50, 500, 20, 2),
+    "transport": [100, 1_000],
+    "transport_rounds": 3,
+    "pings": 100,
+    "calls": 100,
+    "rate": 500.0,
+    "load_s": 10.0,
+    "delivery": (200, 20_000, 2_000),
+}
 
 
-def broker_doc(
-    emulators: list[Emulator],
-    work: Path,
-    trapper: int,
-    lines_per: int,
-    interval: int,
-    transport: str,
-) -> dict[str, Any]:
-    secret = work / "pw"
-    secret.write_text("bench-pw\n")
-    os.chmod(secret, 0o600)
-    routers, lines = [], []
-    for emulator in emulators:
-        for name in emulator.ready["routers"]:
-            host, port = emulator.address(name)
-            rname = f"{host}-{name}"
-            routers.append(
-                {
-                    "name": rname,
-                    "host": host,
-                    "port": port,
-                    "platform": "cisco_iosxe",
-                    "max_sessions": 2,
-                }
-            )
-            for j in range(lines_per):
-                lines.append(
-                    {
-                        "id": f"{rname}-{j}",
-                        "router": rname,
-                        "target": f"198.51.{j // 250}.{j % 250 + 1}",
-                        "count": 5,
-                        "timeout": 1,
-                        "interval": interval,
-                    }
-                )
-    return {
-        "broker": {
-            "host_key_policy": "insecure",
-            "transport": transport,
-            "log_level": "warning",
-            "max_pings_per_second": 2000,
-            "session_opens_per_second": 50,
-        },
-        "zabbix": {"server": "127.0.0.1", "port": trapper},
-        "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
-        "routers": routers,
-        "lines": lines,
-    }
-
-
-def scale(
-    routers: int, lines: int, interval: int, rounds: int, transport: str, work: Path
-) -> dict[str, Any]:
-    """Routers x lines on an interval: on-time fraction, broker CPU (cores), RSS, threads."""
-    per_process = 500
-    groups = [min(per_process, routers - i) for i in range(0, routers, per_process)]
-    emulators = []
+def _run(result: dict[str, Any], name: str, job: Callable[[], Any]) -> None:
+    """Run one scenario; a failure is recorded in the JSON and the run goes on."""
+    t0 = time.monotonic()
+    print(f"bench: {name} ...", file=sys.stderr, flush=True)
     try:
-        for index, count in enumerate(groups):
-            (work / f"emu{index}").mkdir(parents=True)
-            emulators.append(
-                Emulator(fleet(count, 20 + index), workdir=work / f"emu{index}").start()
-            )
-        with TrapperBed() as trapper:
-            doc = broker_doc(emulators, work, trapper.port, lines // routers, interval, transport)
-            broker = BrokerProcess(work, doc)
-            with broker:
-                assert broker.proc is not None
-                pid = broker.proc.pid
-                time.sleep(interval + 2)  # first round: sessions open
-                before = broker.client_json("status", "--json")
-                cpu0, t0 = cpu_seconds(pid), time.monotonic()
-                time.sleep(interval * rounds)
-                cpu1, t1 = cpu_seconds(pid), time.monotonic()
-                after = broker.client_json("status", "--json")
-                started = after["pings_started"] - before["pings_started"]
-                on_time = after["pings_on_time"] - before["pings_on_time"]
-                return {
-                    "routers": routers,
-                    "lines": lines,
-                    "interval_s": interval,
-                    "transport": transport,
-                    "pings": started,
-                    "on_time_pct": round(100.0 * on_time / max(started, 1), 3),
-                    "overruns": after["overruns"] - before["overruns"],
-                    "broker_cores": round((cpu1 - cpu0) / (t1 - t0), 3),
-                    "cpu_ms_per_ping": round(1000 * (cpu1 - cpu0) / max(started, 1), 3),
-                    "rss_mib": round(proc_status(pid, "VmRSS") / 1024, 1),
-                    "threads": proc_status(pid, "Threads"),
-                    "sessions": after["sessions"],
-                    "results": {k: v for k, v in after["results"].items() if v},
-                    "delivered": after["delivery"].get("sent"),
-                }
-    finally:
-        for emulator in emulators:
-            emulator.stop()
+        result[name] = job()
+    except Exception as exc:  # one broken scenario must not lose the others' figures
+        traceback.print_exc()
+        result[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        result["errors"].append(name)
+    result["durations_s"][name] = round(time.monotonic() - t0, 1)
 
 
-def cold_vs_warm(pings: int, work: Path) -> dict[str, Any]:
-    """The same pings by connect-login-ping-close each time, and on one warm session."""
-    from scrapli import AsyncScrapli
+def _get(doc: Any, *path: str) -> float | None:
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            return None
+        doc = doc[key]
+    return float(doc) if isinstance(doc, int | float) else None
 
-    (work / "emu").mkdir(parents=True)
-    with Emulator(fleet(1, 30), workdir=work / "emu") as emulator:
-        host, port = emulator.address("r0")
-        args = {
-            "host": host,
-            "port": port,
-            "auth_username": "lab",
-            "auth_password": "bench-pw",
-            "auth_strict_key": False,
-            "transport": "asyncssh",
-            "platform": "cisco_iosxe",
-        }
-        command = "ping 198.51.100.1 repeat 5 timeout 1"
 
-        async def cold() -> None:
-            for _ in range(pings):
-                async with AsyncScrapli(**args) as conn:
-                    await conn.send_command(command)
+def targets(result: dict[str, Any]) -> list[figures.Target]:
+    """Every figure the issue sets a target for, with met / missed."""
+    rows: list[figures.Target] = []
+    steps = result["scale"] if isinstance(result["scale"], list) else []
+    for step in steps:
+        if "error" in step:
+            continue
+        size = f"scale {step['routers']}x{step['lines']}"
+        for figure, key, unit, op, bound, text in (
+            ("on time (within 5 s of slot)", "on_time_pct", "%", ">=", 99.9, ">= 99.9 %"),
+            ("broker CPU", "broker_cores", "cores", "<=", 1.0, "<= 1 core"),
+            ("broker peak RSS", "peak_rss_mib", "MiB", "<=", 1024.0, "<= 1 GiB"),
+        ):
+            value = _get(step, key)
+            rows.append(figures.Target(size, figure, value, unit, text,
+                                       figures.check(value, op, bound)))
+    checks = (
+        ("cold vs warm", "CPU per ping, cold / broker warm", ("cold_vs_warm", "cpu_ratio_broker"),
+         "x", ">=", 50.0, ">= 50x"),
+        ("overhead", "broker time per ping, median", ("overhead", "overhead_ms", "median"),
+         "ms", "<=", 20.0, "<= 20 ms"),
+        ("overhead", "broker time per ping, p99", ("overhead", "overhead_ms", "p99"),
+         "ms", "info", 0.0, "—"),
+        ("client path", "`linemon ping` wall, median", ("client", "client_wall_ms", "median"),
+         "ms", "<=", 80.0, "<= 80 ms"),
+        ("client path", "`linemon ping` wall, p99", ("client", "client_wall_ms", "p99"),
+         "ms", "info", 0.0, "—"),
+        ("client path", "bare `python -c pass`, median",
+         ("client", "bare_python_wall_ms", "median"), "ms", "info", 0.0, "(the floor)"),
+        ("client path", "socket round trip p99 at 500 req/s",
+         ("client", "socket_load", "round_trip_ms", "p99"), "ms", "<=", 2.0, "<= 2 ms"),
+        ("delivery", "local trapper, batched", ("delivery", "local_trapper", "batched",
+         "values_per_s"), "values/s", ">=", 10_000.0, ">= 10,000/s"),
+        ("delivery", "local trapper, one per connection", ("delivery", "local_trapper",
+         "one_per_connection", "values_per_s"), "values/s", "info", 0.0, "(compare)"),
+        ("delivery", "Zabbix 6.0 lab, batched", ("delivery", "zabbix", "batched",
+         "values_per_s"), "values/s", ">=", 10_000.0, ">= 10,000/s"),
+        ("delivery", "Zabbix 6.0 lab, one per connection", ("delivery", "zabbix",
+         "one_per_connection", "values_per_s"), "values/s", "info", 0.0, "(compare)"),
+    )
+    for scenario, figure, path, unit, op, bound, text in checks:
+        value = _get(result, *path)
+        rows.append(figures.Target(scenario, figure, value, unit, text,
+                                   figures.check(value, op, bound)))
+    return rows
 
-        async def warm() -> None:
-            async with AsyncScrapli(**args) as conn:
-                for _ in range(pings):
-                    await conn.send_command(command)
 
-        figures = {}
-        for name, job in (("cold", cold), ("warm", warm)):
-            cpu0, t0 = time.process_time(), time.monotonic()
-            asyncio.run(job())
-            cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
-            figures[name] = {
-                "cpu_ms_per_ping": round(1000 * cpu / pings, 2),
-                "wall_ms_per_ping": round(1000 * wall / pings, 2),
-            }
-        figures["cpu_ratio"] = round(
-            figures["cold"]["cpu_ms_per_ping"] / figures["warm"]["cpu_ms_per_ping"], 1
+def transport_table(result: dict[str, Any]) -> str:
+    rows = result["transport"] if isinstance(result["transport"], list) else []
+    out = ["| transport | routers | sessions | threads | open all | round (median) | pings ok | "
+           "CPU per ping | peak RSS |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        if "error" in row:
+            out.append(f"| {row.get('transport')} | {row.get('routers')} | error: "
+                       f"{row['error']} | | | | | | |")
+            continue
+        out.append(
+            f"| {row['transport']} | {row['routers']} | {row['sessions']} | {row['threads']} "
+            f"| {row['open_all_s']} s | {row['round_s']['median']} s | "
+            f"{row['round_results'].get('ok', 0)}/{row['routers'] * row['rounds']} | "
+            f"{row['cpu_ms_per_ping']} ms | {row['peak_rss_mib']} MiB |"
         )
-        figures["pings"] = pings
-        return figures
+    return "\n".join(out)
 
 
-def client_path(calls: int, work: Path) -> dict[str, Any]:
-    """`linemon ping` as the agent calls it (a fresh process each time) vs a bare interpreter."""
-    (work / "emu").mkdir(parents=True)
-    with Emulator(fleet(1, 31), workdir=work / "emu") as emulator, TrapperBed() as trapper:
-        doc = broker_doc([emulator], work, trapper.port, 1, 60, "asyncssh")
-        router = doc["routers"][0]["name"]
-        with BrokerProcess(work, doc) as broker:
+def scale_table(result: dict[str, Any]) -> str:
+    rows = result["scale"] if isinstance(result["scale"], list) else []
+    out = ["| routers | lines | on time | late p99 | overruns | broker cores | CPU per ping | "
+           "peak RSS | sessions | emulator cores |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        if "error" in row:
+            out.append(f"| {row['routers']} | {row['lines']} | error: {row['error']} "
+                       "| | | | | | | |")
+            continue
+        out.append(
+            f"| {row['routers']} | {row['lines']} | {row['on_time_pct']} % | "
+            f"{row['lateness_s']['p99']} s | {row['overruns']} | {row['broker_cores']} | "
+            f"{row['broker_cpu_ms_per_ping']} ms | {row['peak_rss_mib']} MiB | "
+            f"{row['sessions_after']} | {row['emulator_cores']} |"
+        )
+    return "\n".join(out)
 
-            def timed(argv: list[str]) -> list[float]:
-                out = []
-                for _ in range(calls):
-                    t0 = time.perf_counter()
-                    subprocess.run(
-                        argv,
-                        check=True,
-                        capture_output=True,
-                        env={**os.environ, "LINEMON_SOCKET": str(broker.socket)},
-                    )
-                    out.append(1000 * (time.perf_counter() - t0))
-                return sorted(out)
 
-            client = timed(
-                [str(Path(sys.executable).parent / "linemon"), "ping", router, "198.51.100.1"]
-            )
-            bare = timed([sys.executable, "-c", "pass"])
-    p99 = max(0, int(len(client) * 0.99) - 1)
-    return {
-        "calls": calls,
-        "client_ms_median": round(statistics.median(client), 1),
-        "client_ms_p99": round(client[p99], 1),
-        "bare_python_ms_median": round(statistics.median(bare), 1),
-    }
+def _scale_steps(plan: dict[str, Any], work: Path) -> list[dict[str, Any]]:
+    steps = []
+    for n, (routers, lines) in enumerate(plan["scale"]):
+        print(f"bench:   scale {routers} x {lines}", file=sys.stderr, flush=True)
+        try:
+            steps.append(scale.scheduled(work / f"scale{n}", routers, lines,
+                                         plan["scale_interval"], plan["intervals"]))
+        except Exception as exc:  # keep the smaller steps' figures
+            traceback.print_exc()
+            steps.append({"routers": routers, "lines": lines,
+                          "error": f"{type(exc).__name__}: {exc}"})
+    return steps
+
+
+def _transports(plan: dict[str, Any], work: Path) -> list[dict[str, Any]]:
+    rows = []
+    for routers in plan["transport"]:
+        for name in ("asyncssh", "paramiko"):
+            print(f"bench:   transport {name} x {routers}", file=sys.stderr, flush=True)
+            try:
+                rows.append(scale.transport(work / f"{name}{routers}", name, routers,
+                                            plan["transport_rounds"]))
+            except Exception as exc:
+                traceback.print_exc()
+                rows.append({"transport": name, "routers": routers,
+                             "error": f"{type(exc).__name__}: {exc}"})
+    return rows
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes (about 2 minutes)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI, ~1.5 minutes)")
+    parser.add_argument("--only", action="append", metavar="SCENARIO",
+                        choices=["scale", "cold_vs_warm", "overhead", "client", "delivery",
+                                 "transport"], help="run only these scenarios (repeat)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="linemon-bench-"))
-    if args.quick:
-        steps, rounds, interval, pings, calls = [(20, 200)], 1, 15, 20, 20
-        transports = [(20, 200)]
-    else:
-        steps, rounds, interval, pings, calls = [(100, 1000), (500, 10000)], 2, 60, 100, 100
-        transports = [(100, 1000)]
+    # SIGTERM (CI timeout, kill PID) unwinds like Ctrl-C: every bed stops its own processes
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    plan = QUICK if args.quick else FULL
+    work = Path(tempfile.mkdtemp(prefix="lmb-"))  # short: Unix socket paths <= 107 bytes
+    wanted = set(args.only or ["scale", "cold_vs_warm", "overhead", "client", "delivery",
+                               "transport"])
+    started = time.monotonic()
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {
             "cores": os.cpu_count(),
             "python": platform.python_version(),
             "kernel": platform.release(),
+            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
         },
         "quick": args.quick,
+        "cpu_note": "CPU figures are user+sys CPU seconds from /proc; the machine may be "
+                    "shared, so wall-time figures are noisier than CPU figures",
+        "errors": [],
+        "durations_s": {},
         "scale": [],
         "transport": [],
     }
-    for n, (routers, lines) in enumerate(steps):
-        result["scale"].append(
-            scale(routers, lines, interval, rounds, "asyncssh", work / f"scale{n}")
-        )
-    for n, (routers, lines) in enumerate(transports):
-        result["transport"].append(
-            scale(routers, lines, interval, 1, "paramiko", work / f"paramiko{n}")
-        )
-    result["cold_vs_warm"] = cold_vs_warm(pings, work / "coldwarm")
-    result["client"] = client_path(calls, work / "client")
+    jobs: list[tuple[str, Callable[[], Any]]] = [
+        ("scale", lambda: _scale_steps(plan, work)),
+        ("cold_vs_warm", lambda: scale.cold_vs_warm(
+            work / "coldwarm", plan["pings"],
+            _get(result["scale"][0] if result["scale"] else {}, "broker_cpu_ms_per_ping"))),
+        ("overhead", lambda: scale.overhead(work / "overhead", *plan["overhead"])),
+        ("client", lambda: clientpath.client_path(work / "client", plan["calls"], plan["rate"],
+                                                  plan["load_s"])),
+        ("delivery", lambda: delivery.delivery(work / "delivery", *plan["delivery"])),
+        ("transport", lambda: _transports(plan, work)),
+    ]
+    try:
+        for name, job in jobs:
+            if name in wanted:
+                _run(result, name, job)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result["total_s"] = round(time.monotonic() - started, 1)
+    checked = targets(result)
+    result["targets"] = [
+        {"scenario": t.scenario, "figure": t.figure, "value": t.value, "unit": t.unit,
+         "target": t.target, "met": t.met}
+        for t in checked
+    ]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{result['date'][:19].replace(':', '')}{'-quick' if args.quick else ''}.json"
+    path = out / f"{result['date'].replace(':', '')}{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"linemon bench  {result['date']}  cores={result['machine']['cores']}")
-    print(
-        f"{'routers':>8} {'lines':>7} {'transport':>9} {'on time %':>9} {'cores':>6} "
-        f"{'ms/ping':>8} {'RSS MiB':>8} {'threads':>7}"
-    )
-    for row in result["scale"] + result["transport"]:
-        print(
-            f"{row['routers']:>8} {row['lines']:>7} {row['transport']:>9} "
-            f"{row['on_time_pct']:>9} {row['broker_cores']:>6} {row['cpu_ms_per_ping']:>8} "
-            f"{row['rss_mib']:>8} {row['threads']:>7}"
-        )
-    cw = result["cold_vs_warm"]
-    print(
-        f"cold vs warm (client CPU per ping): {cw['cold']['cpu_ms_per_ping']} ms vs "
-        f"{cw['warm']['cpu_ms_per_ping']} ms = {cw['cpu_ratio']}x"
-    )
-    cl = result["client"]
-    print(
-        f"linemon ping (fresh process): median {cl['client_ms_median']} ms, p99 "
-        f"{cl['client_ms_p99']} ms; bare python {cl['bare_python_ms_median']} ms"
-    )
-    print(f"results: {path}")
+    print(figures.markdown(result["date"], os.cpu_count(), args.quick, checked))
+    print()
+    print(scale_table(result))
+    print()
+    print(transport_table(result))
+    print()
+    print(f"total {result['total_s']} s; results: {path}")
+    if result["errors"]:
+        print(f"scenarios that failed: {', '.join(result['errors'])}", file=sys.stderr)
+        return 1
     return 0
 
 
