@@ -182,6 +182,8 @@ class Broker:
                 ns=ns,
             )
         )
+        if not log.isEnabledFor(logging.INFO):
+            return  # one record per ping: skip building it when it would be dropped
         log.info(
             "ping",
             extra={

@@ -1,0 +1,71 @@
+"""The warm path's cheap parts: cipher order, echo stripping, PingResult.to_dict (issue 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from asyncssh.encryption import get_default_encryption_algs
+from asyncssh.mac import get_default_mac_algs
+
+from linemon_agent.broker.transport import (
+    PREFERRED_CIPHERS,
+    _preferred_first,
+    _strip_echo,
+    asyncssh_algorithms,
+)
+from linemon_agent.models import PingResult
+
+COMMAND = "ping 198.51.100.1 repeat 5 timeout 1"
+
+
+def test_preferred_first_reorders_without_dropping() -> None:
+    offered = [b"c", b"a", b"b", b"d"]
+    assert _preferred_first(("b", "x", "a"), offered) == ["b", "a", "c", "d"]
+
+
+def test_asyncssh_algorithms_keep_every_default_and_put_aes_first() -> None:
+    algs = asyncssh_algorithms()
+    defaults = [a.decode() for a in get_default_encryption_algs()]
+    assert sorted(algs["encryption_algs"]) == sorted(defaults)
+    assert algs["encryption_algs"][0] == PREFERRED_CIPHERS[0]
+    assert algs["encryption_algs"].index("aes128-ctr") < algs["encryption_algs"].index(
+        "chacha20-poly1305@openssh.com"
+    )
+    assert sorted(algs["mac_algs"]) == sorted(a.decode() for a in get_default_mac_algs())
+
+
+def test_strip_echo_drops_the_echoed_command_line() -> None:
+    buf = f"{COMMAND}\nType escape sequence to abort.\nr1#".encode()
+    assert _strip_echo(buf, COMMAND) == b"Type escape sequence to abort.\nr1#"
+
+
+def test_strip_echo_matches_as_scrapli_does() -> None:
+    # case, extra spaces and a backspace (Junos redraws) do not hide the echo
+    buf = b"PING  198.51.100.1 repeat\x08 5 timeout 1\nout\n"
+    assert _strip_echo(buf, COMMAND) == b"out\n"
+
+
+def test_strip_echo_keeps_output_that_is_not_the_echo() -> None:
+    buf = b"% Invalid input detected at '^' marker.\nr1#"
+    assert _strip_echo(buf, COMMAND) == buf
+    assert _strip_echo(COMMAND.encode(), COMMAND) == COMMAND.encode()  # no line end yet
+
+
+def test_to_dict_has_every_field_like_asdict() -> None:
+    result = PingResult(
+        status="ok", sent=5, received=4, loss_pct=20.0, rtt_min_ms=1.0, rtt_avg_ms=2.0,
+        rtt_max_ms=3.0, rtt_stddev_ms=0.5, duplicates=1, errors=2, marks="!!.!!", error="e",
+        extra={"device_success_pct": 80, "nested": {"a": [1]}},
+    )
+    assert result.to_dict() == dataclasses.asdict(result)
+    names = {f.name for f in dataclasses.fields(PingResult)}
+    assert set(result.to_dict()) == names  # a new field must be added to to_dict too
+
+
+def test_to_dict_omits_unset_optional_fields_and_copies_extra() -> None:
+    result = PingResult.measured(5, 5, 1.0, 1.0, 1.0, extra={"nested": {"a": 1}})
+    data = result.to_dict()
+    assert "marks" not in data and "error" not in data
+    data["extra"]["nested"]["a"] = 2
+    assert result.extra == {"nested": {"a": 1}}
+    assert "extra" not in PingResult.failed("timeout", "slow").to_dict()
