@@ -22,6 +22,7 @@ STATUS_UNREACHABLE = "router_unreachable"
 STATUS_AUTH_ERROR = "auth_error"
 STATUS_HOST_KEY_ERROR = "host_key_error"
 STATUS_SESSION_ERROR = "session_error"
+STATUS_SESSION_REFUSED = "session_refused"  # the router answered but refused a session
 STATUS_OVERRUN = "overrun"
 STATUS_INVALID = "invalid_request"
 MEASUREMENT_STATUSES = frozenset({STATUS_OK, STATUS_NO_REPLY})
@@ -37,6 +38,7 @@ ALL_STATUSES = (
     STATUS_SESSION_ERROR,
     STATUS_OVERRUN,
     STATUS_INVALID,
+    STATUS_SESSION_REFUSED,
 )
 
 DEFAULT_COUNT = 5

@@ -23,6 +23,7 @@ HEALTH_T = "Template linemon broker health"
 STATUS_CODES = (
     "ok", "no_reply", "parse_error", "command_error", "timeout", "router_unreachable",
     "auth_error", "host_key_error", "session_error", "overrun", "invalid_request",
+    "session_refused",
 )
 UNKNOWN_STATUS = 99
 STATUS_JS = (

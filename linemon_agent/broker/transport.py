@@ -58,6 +58,21 @@ class HostKeys:
         matched = known.match(host, host, port)
         return bool(matched[0] or matched[1] or matched[2])
 
+    def host_key_algs(self, host: str, port: int) -> list[str]:
+        """Host key algorithms to offer: those of the keys known for ``host:port`` first, then
+        every other default one (as OpenSSH orders them). asyncssh offers only the known ones,
+        so a router presenting a key of another type failed the key exchange ("Connection
+        lost" or "no compatible host key", reported router_unreachable) instead of being
+        refused as an untrusted key (host_key_error)."""
+        import asyncssh
+        from asyncssh.public_key import get_default_certificate_algs, get_default_public_key_algs
+
+        files = self.files()
+        keys = asyncssh.read_known_hosts(files).match(host, host, port)[0] if files else []
+        known = [alg for key in keys for alg in key.sig_algorithms]
+        rest = get_default_certificate_algs() + get_default_public_key_algs()
+        return [alg.decode("ascii") for alg in dict.fromkeys(known + rest)]
+
     def learn(self, host: str, port: int, key_line: str) -> None:
         name = host if port == 22 else f"[{host}]:{port}"
         self.learnt.parent.mkdir(parents=True, exist_ok=True)
@@ -122,10 +137,14 @@ def _scrapli_kwargs(router: Router, creds: Credentials, platform: Platform) -> d
 
 def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
     import asyncssh
-    from scrapli.exceptions import ScrapliAuthenticationFailed
+    from scrapli.exceptions import ScrapliAuthenticationFailed, ScrapliTimeout
 
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, asyncssh.HostKeyNotVerifiable) or "known_hosts" in text:
+    if (
+        isinstance(exc, asyncssh.HostKeyNotVerifiable)
+        or "known_hosts" in text
+        or (isinstance(exc, asyncssh.KeyExchangeFailed) and "host key" in text)
+    ):
         return SessionError(
             router.name, models.STATUS_HOST_KEY_ERROR, f"host key not verified: {text}"
         )
@@ -133,6 +152,14 @@ def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
         isinstance(exc, ScrapliAuthenticationFailed) and "authentication" in text
     ):
         return SessionError(router.name, models.STATUS_AUTH_ERROR, f"login refused: {text}")
+    # asyncssh: ChannelOpenError; paramiko: ChannelException(4, 'Resource shortage'). Both
+    # mean the router took the connection and refused the session (e.g. every vty busy).
+    if isinstance(exc, asyncssh.ChannelOpenError) or type(exc).__name__ == "ChannelException":
+        return SessionError(
+            router.name, models.STATUS_SESSION_REFUSED, f"router refused a session: {text}"
+        )
+    if isinstance(exc, ScrapliTimeout) and "prompt" in text:  # connected, no prompt in time
+        return SessionError(router.name, models.STATUS_TIMEOUT, f"login did not finish: {text}")
     return SessionError(router.name, models.STATUS_UNREACHABLE, f"cannot open session: {text}")
 
 
@@ -241,7 +268,12 @@ async def open_session(
                 f"no known_hosts file ({host_keys.known_hosts}); add the "
                 'router\'s key or set host_key_policy = "tofu"',
             )
-        kwargs["transport_options"] = {"asyncssh": {"known_hosts": files}}
+        kwargs["transport_options"] = {
+            "asyncssh": {
+                "known_hosts": files,
+                "server_host_key_algs": host_keys.host_key_algs(router.host, router.port),
+            }
+        }
         if transport == "paramiko":
             kwargs["auth_strict_key"] = True
             kwargs["ssh_known_hosts_file"] = files[0]
