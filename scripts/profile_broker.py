@@ -41,6 +41,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchlib.bed import PASSWORD, fleet  # noqa: E402
+from benchlib.procs import cpu_seconds as proc_cpu  # noqa: E402
+
 from linemon_agent.config import Credentials, Router  # noqa: E402
 from linemon_agent.models import PingRequest  # noqa: E402
 from linemon_agent.platforms import get_platform  # noqa: E402
@@ -49,34 +52,11 @@ from tests.beds.emulator.client import Emulator  # noqa: E402
 from tests.functional.broker_proc import BIN, BrokerProcess  # noqa: E402
 
 NETWORK = 32  # 127.32.0.0/16: this script's emulators
-PASSWORD = "prof-pw"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def self_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def fleet(count: int, time_scale: float) -> dict[str, Any]:
-    return {
-        "time_scale": time_scale,
-        "default_target": {"loss": 0.0, "rtt_ms": 1.0},
-        "defaults": {"username": "lab", "password": PASSWORD, "max_sessions": 4},
-        "routers": {
-            f"r{i}": {
-                "host": f"127.{NETWORK}.{i // 250}.{i % 250 + 1}",
-                "port": 0,
-                "platform": "cisco_iosxe",
-            }
-            for i in range(count)
-        },
-    }
 
 
 # -- micro: one session in this process ---------------------------------------------------
@@ -139,7 +119,7 @@ async def _micro(emu: Emulator, pings: int, cold: int, profile: Path | None) -> 
 def micro(args: argparse.Namespace) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="linemon-prof-") as tmp,
-        Emulator(fleet(1, args.time_scale), workdir=Path(tmp)) as emu,
+        Emulator(fleet(1, NETWORK, args.time_scale), workdir=Path(tmp)) as emu,
     ):
         return asyncio.run(_micro(emu, args.pings, args.cold, args.profile))
 
@@ -214,7 +194,7 @@ def broker(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="linemon-prof-") as tmp:
         work = Path(tmp)
         (work / "emu").mkdir()
-        with Emulator(fleet(args.routers, args.time_scale), workdir=work / "emu") as emu:
+        with Emulator(fleet(args.routers, NETWORK, args.time_scale), workdir=work / "emu") as emu:
             trapper = TrapperBed()
             trapper.start()
             try:
