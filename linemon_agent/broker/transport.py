@@ -176,27 +176,14 @@ def _classify_command_error(router: Router, command: str, exc: BaseException) ->
     )
 
 
-def _strip_echo(buf: bytes, command: str) -> bytes:
-    """``buf`` without its first line when that line is the device's echo of ``command``.
-
-    Compared as scrapli compares inputs: lower-cased, whitespace and backspaces removed.
-    """
-    first, newline, rest = buf.partition(b"\n")
-    wanted = b"".join(command.encode().lower().split())
-    if newline and b"".join(first.lower().replace(b"\x08", b"").split()).endswith(wanted):
-        return rest
-    return buf
-
-
 class ScrapliSession:
     """One scrapli classic session: AsyncScrapli over asyncssh is awaited directly, a sync
     Scrapli over paramiko (``threaded``) is driven from a worker thread.
 
-    On asyncssh a command goes out as one write (the command and its return) and is read
-    back with scrapli's own read-until-prompt, instead of scrapli's ``send_command``, which
-    writes the command, waits for its echo, then writes the return: two SSH packets and a
-    round trip more per ping: ~10% of the broker's on-CPU samples under load (issue 6
-    profile). Login, privilege and ``on_open`` stay scrapli's.
+    Commands go through scrapli's ``send_command`` (command, its echo, then the return). Writing
+    command and return at once saved ~10% of the broker's CPU, but a device that redraws its
+    prompt (the MikroTik emulator under load) then matched the prompt before the echo: empty
+    answers. Reading the echo first is what keeps answers right.
     """
 
     def __init__(self, router: Router, conn: Any, threaded: bool = False) -> None:
@@ -209,21 +196,13 @@ class ScrapliSession:
             return await asyncio.to_thread(method, *args, **kwargs)
         return await method(*args, **kwargs)
 
-    async def _send_lean(self, command: str) -> str:
-        channel = self.conn.channel
-        channel.write(command + self.conn.comms_return_char)
-        buf = _strip_echo(await channel._read_until_prompt(), command)
-        return str(channel._process_output(buf=buf, strip_prompt=True).decode(errors="replace"))
-
     async def _send_scrapli(self, command: str, timeout: float) -> str:
         response = await self._call(self.conn.send_command, command, timeout_ops=timeout)
         return str(response.result)
 
     async def send(self, command: str, timeout: float) -> str:
         try:
-            if self.threaded:
-                return await asyncio.wait_for(self._send_scrapli(command, timeout), timeout + 2.0)
-            return await asyncio.wait_for(self._send_lean(command), timeout)
+            return await asyncio.wait_for(self._send_scrapli(command, timeout), timeout + 2.0)
         except Exception as exc:
             await self._abort()
             raise _classify_command_error(self.router, command, exc) from None

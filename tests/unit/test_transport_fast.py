@@ -10,7 +10,6 @@ from asyncssh.mac import get_default_mac_algs
 from linemon_agent.broker.transport import (
     PREFERRED_CIPHERS,
     _preferred_first,
-    _strip_echo,
     asyncssh_algorithms,
 )
 from linemon_agent.models import PingResult
@@ -32,23 +31,6 @@ def test_asyncssh_algorithms_keep_every_default_and_put_aes_first() -> None:
         "chacha20-poly1305@openssh.com"
     )
     assert sorted(algs["mac_algs"]) == sorted(a.decode() for a in get_default_mac_algs())
-
-
-def test_strip_echo_drops_the_echoed_command_line() -> None:
-    buf = f"{COMMAND}\nType escape sequence to abort.\nr1#".encode()
-    assert _strip_echo(buf, COMMAND) == b"Type escape sequence to abort.\nr1#"
-
-
-def test_strip_echo_matches_as_scrapli_does() -> None:
-    # case, extra spaces and a backspace (Junos redraws) do not hide the echo
-    buf = b"PING  198.51.100.1 repeat\x08 5 timeout 1\nout\n"
-    assert _strip_echo(buf, COMMAND) == b"out\n"
-
-
-def test_strip_echo_keeps_output_that_is_not_the_echo() -> None:
-    buf = b"% Invalid input detected at '^' marker.\nr1#"
-    assert _strip_echo(buf, COMMAND) == buf
-    assert _strip_echo(COMMAND.encode(), COMMAND) == COMMAND.encode()  # no line end yet
 
 
 def test_to_dict_has_every_field_like_asdict() -> None:
