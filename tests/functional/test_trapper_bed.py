@@ -211,21 +211,22 @@ def test_standalone_process_serves_and_obeys_signals() -> None:
         assert [(v["key"], v["processed"]) for v in batch["values"]] == [
             ("linemon.ping[198.19.0.10]", True), ("other", False)]
         process.send_signal(signal.SIGUSR1)
-        with pytest.raises(ProcessingError):
-            for _ in range(50):  # until the signal has been acted on
+        # down: refused, or reset when the close races an accepted connection
+        with pytest.raises((ProcessingError, ConnectionResetError)):
+            for _ in range(300):  # until the signal has been acted on (slow under CI load)
                 client.send_value("router-a", "linemon.ping[198.19.0.10]", 3)
                 time.sleep(0.05)
         process.send_signal(signal.SIGUSR2)
-        for _ in range(50):
+        for _ in range(300):
             try:
                 assert client.send_value("router-a", "linemon.ping[198.19.0.10]", 4).processed
                 break
-            except ProcessingError:
+            except (ProcessingError, ConnectionResetError):
                 time.sleep(0.05)
         else:
             pytest.fail("the receiver did not come back up after SIGUSR2")
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=5) == 0
+        assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:
             process.kill()
