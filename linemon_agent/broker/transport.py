@@ -180,10 +180,8 @@ class ScrapliSession:
     """One scrapli classic session: AsyncScrapli over asyncssh is awaited directly, a sync
     Scrapli over paramiko (``threaded``) is driven from a worker thread.
 
-    Commands go through scrapli's ``send_command`` (command, its echo, then the return). Writing
-    command and return at once saved ~10% of the broker's CPU, but a device that redraws its
-    prompt (the MikroTik emulator under load) then matched the prompt before the echo: empty
-    answers. Reading the echo first is what keeps answers right.
+    Commands go through scrapli's ``send_command``, which reads the echo before sending the
+    return: a device that redraws its prompt cannot then be mistaken for the command's end.
     """
 
     def __init__(self, router: Router, conn: Any, threaded: bool = False) -> None:
@@ -196,16 +194,15 @@ class ScrapliSession:
             return await asyncio.to_thread(method, *args, **kwargs)
         return await method(*args, **kwargs)
 
-    async def _send_scrapli(self, command: str, timeout: float) -> str:
-        response = await self._call(self.conn.send_command, command, timeout_ops=timeout)
-        return str(response.result)
-
     async def send(self, command: str, timeout: float) -> str:
         try:
-            return await asyncio.wait_for(self._send_scrapli(command, timeout), timeout + 2.0)
+            response = await asyncio.wait_for(
+                self._call(self.conn.send_command, command, timeout_ops=timeout), timeout + 2.0
+            )
         except Exception as exc:
             await self._abort()
             raise _classify_command_error(self.router, command, exc) from None
+        return str(response.result)
 
     async def _abort(self) -> None:
         """Drop a session whose command failed or ran out of time.

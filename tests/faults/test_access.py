@@ -22,7 +22,7 @@ import pytest
 
 from tests.beds.emulator.client import Emulator
 from tests.beds.trapper import TrapperBed
-from tests.functional.broker_proc import BrokerProcess
+from tests.functional.broker_proc import BrokerProcess, emulator_routers
 
 REPO = Path(__file__).resolve().parents[2]
 SOCKET_GROUP = "daemon"  # a group nobody is not in; a member of it may use the socket
@@ -119,9 +119,8 @@ def test_socket_group_and_planted_secrets(
                 "viaenv": {"username": "lab", "password_env": "H6_ROUTER_PASSWORD"},
             },
             "routers": [
-                {"name": n, "host": emulator.address(n)[0], "port": emulator.address(n)[1],
-                 "platform": "cisco_iosxe", "credentials": profile.get(n, "default")}
-                for n in routers
+                {**r, "credentials": profile.get(r["name"], "default")}
+                for r in emulator_routers(emulator, routers)
             ],
             "lines": [
                 {"id": n, "router": n, "target": TARGET, "count": 2, "interval": 10}

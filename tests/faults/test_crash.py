@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.beds.emulator.client import Emulator
 from tests.beds.trapper import TrapperBed
-from tests.functional.broker_proc import BrokerProcess
+from tests.functional.broker_proc import BrokerProcess, emulator_routers
 
 BATCH = 5
 KILLS = 20 if os.environ.get("LINEMON_SLOW") == "1" else 4
@@ -54,15 +54,7 @@ def test_sigkill_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
                 "batch_size": 5,
             },
             "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
-            "routers": [
-                {
-                    "name": n,
-                    "host": emulator.address(n)[0],
-                    "port": emulator.address(n)[1],
-                    "platform": "cisco_iosxe",
-                }
-                for n in routers
-            ],
+            "routers": emulator_routers(emulator, routers),
             "lines": [
                 {
                     "id": f"{n}-{j}",

@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.beds.emulator.client import Emulator
 from tests.beds.trapper import TrapperBed
-from tests.functional.broker_proc import BrokerProcess
+from tests.functional.broker_proc import BrokerProcess, emulator_routers
 
 TARGET = "198.51.100.5"
 # Faults set before the broker starts; "silent" and "dropping" hit warm sessions later.
@@ -66,15 +66,7 @@ def test_router_faults_are_reported_and_recovered(tmp_path: Path) -> None:
             "broker": {"host_key_policy": "strict", "known_hosts": str(emulator.known_hosts)},
             "zabbix": {"server": "127.0.0.1", "port": trapper.port, "flush_interval": 0.3},
             "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
-            "routers": [
-                {
-                    "name": n,
-                    "host": emulator.address(n)[0],
-                    "port": emulator.address(n)[1],
-                    "platform": "cisco_iosxe",
-                }
-                for n in FAULTS
-            ],
+            "routers": emulator_routers(emulator, FAULTS),
             "lines": [
                 {"id": n, "router": n, "target": TARGET, "count": 2, "timeout": 1, "interval": 10}
                 for n in FAULTS

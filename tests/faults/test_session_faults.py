@@ -25,7 +25,7 @@ from linemon_agent.errors import SessionError
 from linemon_agent.secrets import Secret
 from tests.beds.emulator.client import Emulator
 from tests.beds.trapper import TrapperBed
-from tests.functional.broker_proc import BrokerProcess
+from tests.functional.broker_proc import BrokerProcess, emulator_routers
 
 TARGET = "198.51.100.9"
 SLOW_LOGIN_S = 4.0
@@ -101,15 +101,7 @@ def test_vty_exhaustion_slow_login_and_host_key_mismatch(tmp_path: Path) -> None
             },
             "zabbix": {"server": "127.0.0.1", "port": trapper.port, "flush_interval": 0.3},
             "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
-            "routers": [
-                {
-                    "name": n,
-                    "host": emulator.address(n)[0],
-                    "port": emulator.address(n)[1],
-                    "platform": "cisco_iosxe",
-                }
-                for n in ROUTERS
-            ],
+            "routers": emulator_routers(emulator, ROUTERS),
             "lines": [
                 {"id": n, "router": n, "target": TARGET, "count": 2, "timeout": 1,
                  "interval": INTERVAL}
@@ -217,11 +209,7 @@ def test_login_beyond_the_open_bound_is_a_timeout(tmp_path: Path) -> None:
             "broker": {"host_key_policy": "insecure"},
             "zabbix": {"server": "127.0.0.1", "port": trapper.port, "flush_interval": 0.3},
             "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
-            "routers": [
-                {"name": n, "host": emulator.address(n)[0], "port": emulator.address(n)[1],
-                 "platform": "cisco_iosxe"}
-                for n in ("steady", "stuck")
-            ],
+            "routers": emulator_routers(emulator, ("steady", "stuck")),
             "lines": [
                 {"id": n, "router": n, "target": TARGET, "count": 2, "interval": INTERVAL}
                 for n in ("steady", "stuck")

@@ -24,7 +24,7 @@ import pytest
 
 from tests.beds.emulator.client import Emulator
 from tests.beds.trapper import TrapperBed
-from tests.functional.broker_proc import BrokerProcess
+from tests.functional.broker_proc import BrokerProcess, emulator_routers
 
 RECORDED = re.compile(r"msg=ping .*?line=(\S+) .*?clock=(\d+)\.(\d{9})")
 ROUTERS = 3
@@ -77,11 +77,7 @@ def _fleet(tmp_path: Path, trapper: TrapperBed, emulator: Emulator) -> dict[str,
         "broker": {"host_key_policy": "insecure", "metrics_listen": "127.36.3.100:0"},
         "zabbix": {"server": "127.0.0.1", "port": trapper.port, "flush_interval": 0.3},
         "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
-        "routers": [
-            {"name": n, "host": emulator.address(n)[0], "port": emulator.address(n)[1],
-             "platform": "cisco_iosxe"}
-            for n in emulator.ready["routers"]
-        ],
+        "routers": emulator_routers(emulator, emulator.ready["routers"]),
         "lines": [
             {"id": f"{n}-{j}", "router": n, "target": f"198.51.100.{j + 1}", "count": 2,
              "interval": 10}

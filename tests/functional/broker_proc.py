@@ -8,10 +8,22 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 BIN = Path(sys.executable).parent
+
+
+def emulator_routers(
+    emulator: Any, names: Iterable[str], platform: str = "cisco_iosxe", **extra: Any
+) -> list[dict[str, Any]]:
+    """``[[routers]]`` entries for the emulator's routers ``names`` (extra keys added to each)."""
+    return [
+        {"name": n, "host": emulator.address(n)[0], "port": emulator.address(n)[1],
+         "platform": platform, **extra}
+        for n in names
+    ]
 
 
 def toml_value(value: object) -> str:

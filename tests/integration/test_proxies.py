@@ -30,6 +30,7 @@ from tests.beds.emulator.client import Emulator
 from tests.beds.zabbix_proxy import ZabbixProxy, installed
 from tests.functional.broker_proc import BrokerProcess
 from tests.integration.conftest import ZabbixLab
+from tests.integration.loop import api_broker_doc, seed_macros, until
 
 pytestmark = [
     pytest.mark.zabbix,
@@ -46,16 +47,6 @@ LINES = {
     "L-B2": ("198.51.100.44", "b"),
 }
 MOVED = "L-A1"
-
-
-def _until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture
@@ -90,19 +81,10 @@ def proxies(zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI,
 
 
 def _line_host(api: ZabbixAPI, groupid: str, proxyid: str, ip: str, line_id: str) -> str:
-    macros = {
-        "{$LINE_ID}": line_id,
-        "{$LINE_CHECK_INTERVAL}": "10",
-        "{$LINE_ROUTER_IP}": ROUTER_IP,
-        "{$LINE_ROUTER_USERNAME}": "lab",
-        "{$LINE_ROUTER_PASSWORD}": "lab-pw",
-        "{$LINE_ROUTER_PLATFORM}": "cisco_iosxe",
-        "{$LINE_ROUTER_PROTOCOL}": "ssh",
-    }
     hostid: str = api.host.create(
         host=ip, groups=[{"groupid": groupid}], proxy_hostid=proxyid,
         tags=[{"tag": "TempType", "value": "LINE"}],
-        macros=[{"macro": k, "value": v} for k, v in macros.items()])["hostids"][0]
+        macros=seed_macros(line_id, ROUTER_IP))["hostids"][0]
     # No "allowed hosts": the values come from the proxies, which check nothing of the sort.
     api.item.create(hostid=hostid, name="linemon result", key_="linemon.result", type=2,
                     value_type=4)
@@ -147,18 +129,10 @@ def test_two_brokers_split_lines_by_proxy_and_follow_a_moved_host(
     for key, (_, bed) in proxies.items():
         assert bed.hosts() == {ip for ip, k in LINES.values() if k == key}
 
-    password = tmp_path / "zbx-pw"
-    password.write_text(zabbix_lab.password + "\n")
-    os.chmod(password, 0o600)
     brokers: dict[str, BrokerProcess] = {}
     for key, (_, bed) in proxies.items():
-        doc: dict[str, Any] = {
-            "broker": {"host_key_policy": "tofu"},
-            "zabbix": {"server": bed.listen_ip, "port": bed.listen_port, "flush_interval": 0.3},
-            "zabbix_api": {"url": zabbix_lab.url, "user": zabbix_lab.user,
-                           "password_file": str(password), "proxy": bed.name,
-                           "interval": 3600},
-        }
+        doc = api_broker_doc(zabbix_lab, tmp_path, proxy=bed.name)
+        doc["zabbix"].update(server=bed.listen_ip, port=bed.listen_port)  # send to its proxy
         (tmp_path / f"broker-{key}").mkdir()
         brokers[key] = BrokerProcess(tmp_path / f"broker-{key}", doc)
 
@@ -175,7 +149,8 @@ def test_two_brokers_split_lines_by_proxy_and_follow_a_moved_host(
 
         # Every line's values reach the server's history, each through its own proxy.
         for line_id, itemid in itemids.items():
-            values = _until(functools.partial(_values, api, itemid), 60, f"a value for {line_id}")
+            values = until(functools.partial(_values, api, itemid), 60, f"a value for {line_id}",
+                           every=0.2)
             assert values[0]["line"] == line_id and values[0]["status"] == "ok"
         for key, (_, bed) in proxies.items():
             mine = {itemids[line_id] for line_id, (_, k) in LINES.items() if k == key}
@@ -196,8 +171,8 @@ def test_two_brokers_split_lines_by_proxy_and_follow_a_moved_host(
         proxy_a.wait_for_host(moved_ip, timeout=30, present=False)
 
         # B's values for the moved line reach history, and they went through proxy B.
-        fresh = _until(lambda: _values(api, itemids[MOVED], since=moved_clock + 1), 90,
-                       f"a value for {MOVED} after the move")
+        fresh = until(lambda: _values(api, itemids[MOVED], since=moved_clock + 1), 90,
+                      f"a value for {MOVED} after the move", every=0.2)
         _figure(record_property, "host_move_to_first_value_s", time.monotonic() - moved_at)
         # the value's clock is when broker B's ping ran: the rest is the trip through proxy B
         _figure(record_property, "ping_to_history_via_proxy_s", time.time() - fresh[0]["clock"])

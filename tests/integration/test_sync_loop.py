@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,32 +23,19 @@ from zabbix_utils import ZabbixAPI
 from tests.beds.emulator.client import Emulator
 from tests.functional.broker_proc import BrokerProcess
 from tests.integration.conftest import ZabbixLab
+from tests.integration.loop import SEED_ROUTER_IP, api_broker_doc, seed_macros, until
 from tests.integration.test_templates import LINE_TEMPLATE, TEMPLATES, import_file
 
 pytestmark = pytest.mark.zabbix
-ROUTER_IP = "127.6.0.1"
+ROUTER_IP = SEED_ROUTER_IP
 LINE_IP, HOSTILE_IP = "198.51.100.10", "198.51.100.66"
 R1, R2 = "127.35.1.1", "127.35.1.2"
 LIVE_IP, DEAD_IP = "198.51.100.30", "198.51.100.31"
 
 
-def _seed_macros(line_id: str, router_ip: str = ROUTER_IP,
-                 interval: str | None = "10") -> list[dict[str, str]]:
-    macros = {
-        "{$LINE_ID}": line_id,
-        "{$LINE_ROUTER_IP}": router_ip,
-        "{$LINE_ROUTER_USERNAME}": "lab",
-        "{$LINE_ROUTER_PASSWORD}": "lab-pw",
-        "{$LINE_ROUTER_PLATFORM}": "cisco_iosxe",
-        "{$LINE_ROUTER_PROTOCOL}": "ssh",
-        **({"{$LINE_CHECK_INTERVAL}": interval} if interval else {}),
-    }
-    return [{"macro": k, "value": v} for k, v in macros.items()]
-
-
 def _line_host(api: ZabbixAPI, groupid: str, name: str, line_id: str,
                extra: dict[str, str] | None = None) -> str:
-    macros = _seed_macros(line_id) + [{"macro": k, "value": v} for k, v in (extra or {}).items()]
+    macros = seed_macros(line_id) + [{"macro": k, "value": v} for k, v in (extra or {}).items()]
     hostid: str = api.host.create(host=name, groups=[{"groupid": groupid}],
                                   tags=[{"tag": "TempType", "value": "LINE"}],
                                   macros=macros)["hostids"][0]
@@ -76,16 +62,6 @@ def _history(api: ZabbixAPI, hostid: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _until(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_seed_lines_from_the_api_reach_history(
     zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI, emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -94,19 +70,10 @@ def test_seed_lines_from_the_api_reach_history(
     hostid = _line_host(api, groupid, LINE_IP, "L-1")
     hostile = _line_host(api, groupid, HOSTILE_IP, "L-66", {"{$LINE_VRF}": "X;reload"})
     zabbix_lab.reload_config_cache()
-    password = tmp_path / "zbx-pw"
-    password.write_text(zabbix_lab.password + "\n")
-    os.chmod(password, 0o600)
-    doc: dict[str, Any] = {
-        "broker": {"host_key_policy": "tofu"},
-        "zabbix": {"server": zabbix_lab.server, "port": zabbix_lab.trapper_port,
-                   "flush_interval": 0.3},
-        "zabbix_api": {"url": zabbix_lab.url, "user": zabbix_lab.user,
-                       "password_file": str(password), "interval": 3600},
-    }
+    doc = api_broker_doc(zabbix_lab, tmp_path)
     broker = BrokerProcess(tmp_path, doc)
     with broker:
-        rows = _until(lambda: _history(api, hostid), 60, "a value in history")
+        rows = until(lambda: _history(api, hostid), 60, "a value in history")
         value = json.loads(rows[0]["value"])
         assert value["line"] == "L-1" and value["status"] == "ok"
         assert (value["sent"], value["received"], value["loss_pct"]) == (5, 4, 20.0)
@@ -121,7 +88,7 @@ def test_seed_lines_from_the_api_reach_history(
         assert synced["source"] == "api"
         lines = broker.client_json("lines", "--json")
         assert [row["vrf"] for row in lines if row["id"] == "L-1"] == ["CUST1"]
-        _until(lambda: any("vrf CUST1" in c for c in emulator.commands("pe1")), 30,
+        until(lambda: any("vrf CUST1" in c for c in emulator.commands("pe1")), 30,
                "a ping in VRF CUST1")
 
     # API down at start: the broker runs on its cached line set, and says it is stale.
@@ -182,18 +149,9 @@ def test_template_triggers_fire_and_macros_steer_the_broker(
         hosts[line_id] = api.host.create(
             host=ip, groups=[{"groupid": groupid}], templates=templates,
             tags=[{"tag": "TempType", "value": "LINE"}],
-            macros=_seed_macros(line_id, R1, interval=None))["hostids"][0]
+            macros=seed_macros(line_id, R1, interval=None))["hostids"][0]
     zabbix_lab.reload_config_cache()
-    password = tmp_path / "zbx-pw"
-    password.write_text(zabbix_lab.password + "\n")
-    os.chmod(password, 0o600)
-    doc: dict[str, Any] = {
-        "broker": {"host_key_policy": "tofu"},
-        "zabbix": {"server": zabbix_lab.server, "port": zabbix_lab.trapper_port,
-                   "flush_interval": 0.3},
-        "zabbix_api": {"url": zabbix_lab.url, "user": zabbix_lab.user, "host_group": group,
-                       "password_file": str(password), "interval": 3600},
-    }
+    doc = api_broker_doc(zabbix_lab, tmp_path, host_group=group)
 
     def lines() -> dict[str, dict[str, Any]]:
         return {row["id"]: row for row in broker.client_json("lines", "--json")}
@@ -221,10 +179,10 @@ def test_template_triggers_fire_and_macros_steer_the_broker(
                 return {p["name"] for p in api.problem.get(hostids=hosts["L-DEAD"],
                                                            output=["name"])}
 
-            _until(lambda: down in problems(), 30, "the line down problem on L-DEAD")
+            until(lambda: down in problems(), 30, "the line down problem on L-DEAD")
             assert problems() == {down, "linemon: packet loss over 50%"}
             assert ping("L-LIVE")["loss_pct"] == 0.0
-            _until(lambda: _history(api, hosts["L-LIVE"]), 30, "a value for L-LIVE")
+            until(lambda: _history(api, hosts["L-LIVE"]), 30, "a value for L-LIVE")
             assert api.problem.get(hostids=hosts["L-LIVE"], countOutput=True) == "0"
 
             # The router macro moves the line to r2, the template's interval macro changes
@@ -239,7 +197,7 @@ def test_template_triggers_fire_and_macros_steer_the_broker(
             before = len(two_routers.pings("r2"))
             assert ping("L-LIVE")["router"] == R2
             assert {p["target"] for p in two_routers.pings("r2")[before:]} == {LIVE_IP}
-            _until(lambda: any(json.loads(row["value"])["router"] == R2
+            until(lambda: any(json.loads(row["value"])["router"] == R2
                                for row in _history(api, hosts["L-LIVE"])), 30,
                    "a value sent for r2's ping")
     finally:

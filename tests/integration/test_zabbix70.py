@@ -20,7 +20,7 @@ from zabbix_utils import ZabbixAPI
 from tests.beds.emulator.client import Emulator
 from tests.functional.broker_proc import BrokerProcess
 from tests.integration.lab70 import Lab70, zabbix70_api, zabbix70_lab
-from tests.integration.test_sync_loop import _seed_macros, _until
+from tests.integration.loop import api_broker_doc, seed_macros, until
 from tests.integration.test_templates import LINE_TEMPLATE, RULES, TEMPLATES
 
 pytestmark = pytest.mark.zabbix
@@ -100,19 +100,6 @@ def _last(api: ZabbixAPI, hostid: str, key: str, history: int) -> list[dict[str,
     return rows
 
 
-def _broker_doc(lab: Lab70, tmp_path: Path, host_group: str) -> dict[str, Any]:
-    """The broker's config: the 7.0 API (lines of one host group) and the 7.0 trapper."""
-    password = tmp_path / "zbx-pw"
-    password.write_text(lab.password + "\n")
-    os.chmod(password, 0o600)
-    return {
-        "broker": {"host_key_policy": "tofu"},
-        "zabbix": {"server": lab.server, "port": lab.trapper_port, "flush_interval": 0.3},
-        "zabbix_api": {"url": lab.url, "user": lab.user, "host_group": host_group,
-                       "password_file": str(password), "interval": 3600},
-    }
-
-
 def test_seed_line_reaches_70_history_through_the_broker(
     zabbix70_lab: Lab70, zabbix70_api: ZabbixAPI, router70: Emulator, tmp_path: Path
 ) -> None:
@@ -125,24 +112,24 @@ def test_seed_line_reaches_70_history_through_the_broker(
     hostid = api.host.create(host=LINE_IP, groups=[{"groupid": groupid}],
                              templates=[{"templateid": template["templateid"]}],
                              tags=[{"tag": "TempType", "value": "LINE"}],
-                             macros=_seed_macros("L-70", ROUTER_IP))["hostids"][0]
+                             macros=seed_macros("L-70", ROUTER_IP))["hostids"][0]
     zabbix70_lab.reload_config_cache()
-    doc = _broker_doc(zabbix70_lab, tmp_path, group)
+    doc = api_broker_doc(zabbix70_lab, tmp_path, host_group=group)
     try:
         with BrokerProcess(tmp_path, doc) as broker:
             lines = broker.client_json("lines", "--json")
             assert [(row["id"], row["router"]) for row in lines] == [("L-70", ROUTER_IP)]
             assert broker.client_json("status", "--json")["sync"]["source"] == "api"
-            raw = _until(lambda: _last(api, hostid, "linemon.result", 4), 60,
+            raw = until(lambda: _last(api, hostid, "linemon.result", 4), 60,
                          "a linemon.result value in 7.0's history")
             result = json.loads(raw[0]["value"])
             assert (result["line"], result["status"]) == ("L-70", "ok")
             assert (result["sent"], result["received"], result["loss_pct"]) == (5, 4, 20.0)
             # The dependent items (float history) are filled from that JSON by 7.0 itself.
-            loss = _until(lambda: _last(api, hostid, "linemon.loss", 0), 30,
+            loss = until(lambda: _last(api, hostid, "linemon.loss", 0), 30,
                           "a linemon.loss value (dependent item)")
             assert float(loss[0]["value"]) == 20.0
-            rtt = _until(lambda: _last(api, hostid, "linemon.rtt.avg", 0), 30,
+            rtt = until(lambda: _last(api, hostid, "linemon.rtt.avg", 0), 30,
                          "a linemon.rtt.avg value (dependent item)")
             assert float(rtt[0]["value"]) == pytest.approx(result["rtt_avg_ms"])
             assert "lab-pw" not in broker.log_text()
@@ -161,12 +148,12 @@ def test_broker_reads_only_its_proxys_lines_from_70(
     groupid = api.hostgroup.create(name=tag)["groupids"][0]
     base = {"groups": [{"groupid": groupid}], "tags": [{"tag": "TempType", "value": "LINE"}]}
     hostids = [
-        api.host.create(host="198.51.100.71", macros=_seed_macros("L-PROXIED", ROUTER_IP),
+        api.host.create(host="198.51.100.71", macros=seed_macros("L-PROXIED", ROUTER_IP),
                         monitored_by=1, proxyid=proxyid, **base)["hostids"][0],
-        api.host.create(host="198.51.100.72", macros=_seed_macros("L-SERVER", ROUTER_IP),
+        api.host.create(host="198.51.100.72", macros=seed_macros("L-SERVER", ROUTER_IP),
                         **base)["hostids"][0],
     ]
-    doc = _broker_doc(zabbix70_lab, tmp_path, tag)
+    doc = api_broker_doc(zabbix70_lab, tmp_path, host_group=tag)
     try:
         with BrokerProcess(tmp_path, doc) as broker:
             assert sorted(r["id"] for r in broker.client_json("lines", "--json")) == [
