@@ -26,7 +26,6 @@ import asyncio
 import cProfile
 import io
 import json
-import os
 import pstats
 import resource
 import shutil
@@ -41,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchlib.bed import PASSWORD, fleet  # noqa: E402
+from benchlib.bed import PASSWORD, broker_doc, fleet  # noqa: E402
 from benchlib.procs import cpu_seconds as proc_cpu  # noqa: E402
 
 from linemon_agent.config import Credentials, Router  # noqa: E402
@@ -127,41 +126,6 @@ def micro(args: argparse.Namespace) -> dict[str, Any]:
 # -- broker: the real broker process ------------------------------------------------------
 
 
-def broker_doc(
-    emu: Emulator, work: Path, lines: int, interval: int, trapper_port: int
-) -> dict[str, Any]:
-    secret = work / "pw"
-    secret.write_text(PASSWORD + "\n")
-    os.chmod(secret, 0o600)
-    routers, line_rows = [], []
-    for name in sorted(emu.ready["routers"]):
-        host, port = emu.address(name)
-        routers.append(
-            {"name": name, "host": host, "port": port, "platform": "cisco_iosxe",
-             "max_sessions": 2}
-        )
-        for j in range(lines):
-            line_rows.append(
-                {"id": f"{name}-{j}", "router": name, "target": f"198.51.{j // 250}.{j % 250 + 1}",
-                 "count": 5, "timeout": 1, "interval": interval}
-            )
-    return {
-        "broker": {
-            "host_key_policy": "insecure",
-            "transport": "asyncssh",
-            "log_level": "warning",
-            "max_pings_per_second": 5000,
-            "session_opens_per_second": 100,
-            # 200 lines in 10 s is 20 pings/s a router: above the default limit of 10/s
-            "router_pings_per_second": 100,
-        },
-        "zabbix": {"server": "127.0.0.1", "port": trapper_port},
-        "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
-        "routers": routers,
-        "lines": line_rows,
-    }
-
-
 def _results(proc: BrokerProcess) -> tuple[int, int]:
     """(all results, ok results) so far."""
     status = proc.client_json("status", "--json")
@@ -198,7 +162,10 @@ def broker(args: argparse.Namespace) -> dict[str, Any]:
             trapper = TrapperBed()
             trapper.start()
             try:
-                doc = broker_doc(emu, work, args.lines, args.interval, trapper.port)
+                doc = broker_doc([emu], work, trapper.port, args.lines, args.interval, "asyncssh")
+                # warning: the cost of the pings, not of their log lines; 200 lines in 10 s is
+                # 20 pings/s a router, above the default limit of 10/s
+                doc["broker"].update(log_level="warning", router_pings_per_second=100)
                 proc = BrokerProcess(work, doc).start(wait=60.0)
                 try:
                     time.sleep(args.interval + args.warmup)  # sessions open, first round done
