@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -217,6 +220,7 @@ def cold_vs_warm(work: Path, pings: int, broker_warm_cpu_ms: float | None) -> di
                 "cpu_ms_per_ping": round(1000 * cpu / pings, 2),
                 "wall_ms_per_ping": round(1000 * wall / pings, 2),
             }
+        out["cold_process"] = _cold_processes(args, command, max(3, pings // 10))
     out["cpu_ratio_client"] = round(
         out["cold"]["cpu_ms_per_ping"] / out["warm"]["cpu_ms_per_ping"], 1
     )
@@ -229,9 +233,42 @@ def cold_vs_warm(work: Path, pings: int, broker_warm_cpu_ms: float | None) -> di
         if broker_warm_cpu_ms
         else None
     )
+    out["cpu_ratio_broker_process"] = (
+        round(out["cold_process"]["cpu_ms_per_ping"] / broker_warm_cpu_ms, 1)
+        if broker_warm_cpu_ms
+        else None
+    )
     out["definition"] = (
         "cold: scrapli AsyncScrapli + asyncssh connect, log in, ping, close per ping (client "
-        "process CPU); warm (client): the same pings on one open session; cpu_ratio_broker: "
-        "cold vs the broker's own CPU per scheduled ping in the first scale step"
+        "process CPU); cold_process: the same, each ping in a fresh python process, as a script "
+        "the agent forks per check (the children's CPU); warm (client): the same pings on one "
+        "open session; cpu_ratio_broker(_process): cold (cold_process) vs the broker's own CPU "
+        "per scheduled ping in the first scale step"
     )
     return out
+
+
+COLD_SCRIPT = """
+import asyncio, json, sys
+from scrapli import AsyncScrapli
+args, command = json.loads(sys.argv[1]), sys.argv[2]
+async def main():
+    async with AsyncScrapli(**args) as conn:
+        await conn.send_command(command)
+asyncio.run(main())
+"""
+
+
+def _cold_processes(args: dict[str, Any], command: str, pings: int) -> dict[str, Any]:
+    """Connect-login-ping-close per ping, each in a fresh interpreter (children's CPU)."""
+    argv = [sys.executable, "-c", COLD_SCRIPT, json.dumps(args), command]
+    before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+    for _ in range(pings):
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - t0
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {
+        "pings": pings,
+        "cpu_ms_per_ping": round(1000 * cpu / pings, 2),
+        "wall_ms_per_ping": round(1000 * wall / pings, 2),
+    }
