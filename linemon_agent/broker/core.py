@@ -26,6 +26,9 @@ from .sessions import RateLimiter, RouterPool
 from .spool import TrapperValue
 from .transport import HostKeys, Session, open_session
 
+REPORTER_FINAL_S = 1.0  # the reporter's last try at shutdown, even past the deadline
+SESSION_CLOSE_S = 3.0  # every session's polite close, all at once, at shutdown
+
 log = logging.getLogger("linemon.broker")
 
 Opener = Callable[[Router], Awaitable[Session]]
@@ -197,17 +200,29 @@ class Broker:
         )
 
     async def shutdown(self, timeout: float) -> dict[str, int]:
-        """Stop scheduling, let running pings finish within ``timeout``, flush, close sessions."""
+        """Stop scheduling and end within ``timeout`` plus a few seconds, however loaded.
+
+        Running pings get until the deadline (then they are cancelled and counted: no value
+        is sent for them); the reporter sends what it can in what is left (at least
+        ``REPORTER_FINAL_S``; the spool keeps the rest for the next start); every router's
+        sessions are closed at once, all within ``SESSION_CLOSE_S``.
+        """
+        deadline = time.monotonic() + timeout
         scheduler_task = self._tasks[0] if self._tasks else None
         if scheduler_task is not None:
             scheduler_task.cancel()
         cancelled = await self.scheduler.drain(timeout)
-        await self.reporter.stop(timeout)
+        await self.reporter.stop(max(deadline - time.monotonic(), REPORTER_FINAL_S))
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for pool in list(self.pools.values()):
-            await pool.close()
+        closing = asyncio.gather(
+            *(pool.close() for pool in self.pools.values()), return_exceptions=True
+        )
+        try:
+            await asyncio.wait_for(closing, SESSION_CLOSE_S)
+        except TimeoutError:
+            log.warning("sessions still closing at exit", extra={"after_s": SESSION_CLOSE_S})
         return {"cancelled_pings": cancelled}
 
     # -- views ------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Planning is pure (``plan_offsets``, ``next_due``); ``Scheduler`` is the thin asyncio shell
 that wakes at each due time, starts the ping and detects overruns (a line whose previous
 ping has not finished when its next slot comes is counted, logged and reported, never
-silently queued twice).
+silently queued twice). Overrun warnings are summarised: at most one log event per
+``OVERRUN_LOG_INTERVAL`` seconds, with the count since the last one and a few line ids, so an
+overloaded or cut-off broker writes a bounded log while its counters stay exact.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from linemon_agent.config import Line
 log = logging.getLogger("linemon.scheduler")
 
 ON_TIME_SECONDS = 5.0
+OVERRUN_LOG_INTERVAL = 60.0
+OVERRUN_EXAMPLES = 5
 
 
 def _phase(key: str) -> float:
@@ -82,6 +86,9 @@ class Scheduler:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._wakeup = asyncio.Event()
         self._seq = 0
+        self._overrun_log_at = -math.inf  # until then overruns are only counted
+        self._overruns_unlogged: list[str] = []  # ids since the last summary (examples kept)
+        self._overruns_unlogged_count = 0
         self.stats = SchedulerStats()
 
     @property
@@ -140,10 +147,7 @@ class Scheduler:
     def _start(self, line: Line, due: float, now: float) -> None:
         if line.id in self._in_flight:
             self.stats.overruns += 1
-            log.warning(
-                "overrun: previous ping still running",
-                extra={"line": line.id, "router": line.router},
-            )
+            self._log_overrun(line)
             self._on_overrun(line, due)
             return
         lateness = now - due
@@ -155,6 +159,25 @@ class Scheduler:
             self.stats.late += 1
         task = asyncio.get_running_loop().create_task(self._guarded(line, due))
         self._in_flight[line.id] = task
+
+    def _log_overrun(self, line: Line) -> None:
+        """Count the overrun for the next summary; log one if the last is old enough."""
+        self._overruns_unlogged_count += 1
+        if len(self._overruns_unlogged) < OVERRUN_EXAMPLES:
+            self._overruns_unlogged.append(line.id)
+        now = self._clock()
+        if now < self._overrun_log_at:
+            return
+        log.warning(
+            "overrun: previous ping still running (summarised once a minute)",
+            extra={
+                "overruns": self._overruns_unlogged_count,  # since the last summary
+                "lines": ",".join(self._overruns_unlogged),  # the first few of them
+                "total_overruns": self.stats.overruns,
+            },
+        )
+        self._overrun_log_at = now + OVERRUN_LOG_INTERVAL
+        self._overruns_unlogged, self._overruns_unlogged_count = [], 0
 
     async def _guarded(self, line: Line, due: float) -> None:
         try:

@@ -184,9 +184,8 @@ class RouterPool:
     async def close(self) -> None:
         self._closed = True
         idle, self._idle = self._idle, []
-        for session, _ in idle:
-            self._count -= 1
-            await session.close()
+        self._count -= len(idle)
+        await asyncio.gather(*(session.close() for session, _ in idle))
         async with self._available:
             self._available.notify_all()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+from typing import Any
 
 from linemon_agent.broker.scheduler import Scheduler, next_due, plan_offsets
 from linemon_agent.config import Line
@@ -64,3 +66,34 @@ def test_scheduler_runs_lines_at_their_slots_and_counts_overruns() -> None:
     assert len(runs0) == 3 and runs0[1] - runs0[0] == 10
     assert [i for i, _ in started].count("l001") == 1
     assert overruns.count("l001") >= 2
+
+
+def test_overrun_warnings_are_summarised_and_counts_stay_exact(caplog: Any) -> None:
+    """100 stuck lines over 10 minutes: every overrun counted, one warning a minute at most."""
+    now = [0.0]
+    overruns: list[str] = []
+    release = asyncio.Event()
+
+    async def run(line: Line, due: float) -> None:
+        await release.wait()  # every ping hangs (a silent router)
+
+    async def scenario() -> Scheduler:
+        sched = Scheduler(run, lambda line, due: overruns.append(line.id), clock=lambda: now[0])
+        sched.set_lines([_line(i, interval=10) for i in range(100)])
+        for step in range(1, 601):
+            now[0] = step
+            sched.dispatch_due()
+            await asyncio.sleep(0)
+        release.set()
+        await asyncio.sleep(0)
+        return sched
+
+    with caplog.at_level(logging.WARNING, logger="linemon.scheduler"):
+        sched = asyncio.run(scenario())
+    warnings = [r for r in caplog.records if r.getMessage().startswith("overrun")]
+    assert sched.stats.overruns == len(overruns) == 100 * 59  # 60 slots, the first one ran
+    assert 10 <= len(warnings) <= 11  # the first at once, then one a minute
+    assert sum(r.__dict__["overruns"] for r in warnings) <= sched.stats.overruns
+    assert warnings[-1].__dict__["total_overruns"] <= sched.stats.overruns
+    assert warnings[0].__dict__["overruns"] == 1 and warnings[0].__dict__["lines"]
+    assert all(len(r.__dict__["lines"].split(",")) <= 5 for r in warnings)
