@@ -1,18 +1,10 @@
 """Lines by agent LLD through the real zabbix_agentd: server -> agent -> `linemon` -> broker.
 
-The lab's agent runs its UserParameters as user zabbix, which cannot run the project's venv
-(its interpreter lives under /root, mode 0700). The client path (entry -> clientcli ->
-client -> protocol) is stdlib only, so the fixture copies linemon_agent into /tmp and puts a
-`linemon` script there for Debian's /usr/bin/python3: what the console script does, plus the
-test broker's socket as the default. Measured (CPU seconds, getrusage): copy + compileall
-0.09 s; a venv from /usr/bin/python3 costs 3.5 s with pip before the project is even
-installed (0.05 s without pip, but then nothing can install the project into it). Both run
-the same client code.
-
-The agent conf is the shipped drop-in (zabbix_templates/agent/linemon_agentd.conf) with only
-the path of `linemon` replaced. The broker's socket is group `zabbix` (the agent's own
-group), mode 0660, in a directory of that group, mode 0750 (like the package's /run/linemon):
-the agent gets in as a group member, other users do not.
+The agent runs the shipped drop-in (zabbix_templates/agent/linemon_agentd.conf) with only the
+path of `linemon` replaced, pointing at a stdlib-only copy of the client that user zabbix can
+run (tests/beds/agent_client.py says why). The broker's socket is group `zabbix` (the agent's
+own group), mode 0660, in a directory of that group, mode 0750 (like the package's
+/run/linemon): the agent gets in as a group member, other users do not.
 """
 
 from __future__ import annotations
@@ -31,6 +23,7 @@ from typing import Any
 import pytest
 from zabbix_utils import ZabbixAPI
 
+from tests.beds.agent_client import drop_in, install_client
 from tests.beds.emulator.client import Emulator
 from tests.functional.broker_proc import BrokerProcess
 from tests.integration.conftest import ZabbixLab
@@ -39,7 +32,6 @@ from tests.integration.test_templates import import_file, wait_for
 pytestmark = pytest.mark.zabbix
 
 REPO = Path(__file__).resolve().parents[2]
-DROP_IN = REPO / "zabbix_templates" / "agent" / "linemon_agentd.conf"
 LLD_TEMPLATE = REPO / "zabbix_templates" / "linemon_lines_agent_lld" / (
     "linemon_lines_agent_lld_6.0.yaml")
 LLD_NAME = "Template linemon lines by agent LLD"
@@ -51,17 +43,6 @@ LINES = {"L-A": ("pe1", "198.51.100.21"), "L-B": ("pe1", "198.51.100.22"),
 PER_LINE_KEYS = ("linemon.result", "linemon.loss", "linemon.rtt.min", "linemon.rtt.avg",
                  "linemon.rtt.max", "linemon.rtt.stddev", "linemon.sent", "linemon.received",
                  "linemon.status", "linemon.status.code", "linemon.error", "linemon.ping")
-WRAPPER = '''#!/usr/bin/python3 -I
-"""linemon for the lab's agent: a copy of linemon_agent, the test broker's socket by default."""
-import os
-import sys
-
-sys.path.insert(0, {lib!r})
-os.environ.setdefault("LINEMON_SOCKET", {socket!r})
-from linemon_agent.entry import main
-
-main()
-'''
 
 
 @pytest.fixture(scope="module")
@@ -69,28 +50,12 @@ def agent_socket(zabbix_lab: ZabbixLab) -> Iterator[Path]:
     """`linemon` runnable by the agent's user, the drop-in installed in the lab's agent, and
     the path where the broker must put its socket for that `linemon` to find it."""
     root = Path(tempfile.mkdtemp(prefix="linemon-agent-", dir="/tmp"))
-    zabbix_gid = _gid(AGENT_USER)
-    root.chmod(0o755)  # the program, like /usr/lib/linemon-agent: anyone may run it
-    lib = root / "lib"
-    shutil.copytree(REPO / "linemon_agent", lib / "linemon_agent",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    # byte-code made now, as root: the agent's user cannot write __pycache__ here
-    subprocess.run(["/usr/bin/python3", "-m", "compileall", "-q", str(lib)], check=True)
-    linemon = root / "linemon"
-    run = root / "run"  # like /run/linemon: only the socket's group may enter
-    run.mkdir()
-    os.chown(run, 0, zabbix_gid)
-    run.chmod(0o750)
-    socket = run / "broker.sock"
-    linemon.write_text(WRAPPER.format(lib=str(lib), socket=str(socket)))
-    linemon.chmod(0o755)
-    conf = DROP_IN.read_text()
-    assert conf.count("/usr/bin/linemon") == 4, "the drop-in's commands changed: update the test"
-    drop_in = zabbix_lab.agent_include_dir / "linemon.conf"
-    drop_in.write_text(conf.replace("/usr/bin/linemon", str(linemon)))
+    linemon, socket = install_client(root, AGENT_USER)
+    drop_in_path = zabbix_lab.agent_include_dir / "linemon.conf"
+    drop_in_path.write_text(drop_in("linemon_agentd.conf", linemon))
     zabbix_lab.restart_agent()
     yield socket
-    drop_in.unlink(missing_ok=True)
+    drop_in_path.unlink(missing_ok=True)
     zabbix_lab.restart_agent()
     shutil.rmtree(root, ignore_errors=True)
 
