@@ -13,6 +13,8 @@ from typing import Any
 log = logging.getLogger("linemon.metrics")
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+# client socket requests: from the whole request read to the answer written
+REQUEST_BUCKETS = (0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1.0)
 
 
 class Histogram:
@@ -45,7 +47,12 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render(status: dict[str, Any], routers: list[dict[str, Any]], durations: Histogram) -> str:
+def render(
+    status: dict[str, Any],
+    routers: list[dict[str, Any]],
+    durations: Histogram,
+    requests: Histogram,
+) -> str:
     """The Prometheus text exposition of the broker's state."""
     out: list[str] = []
 
@@ -125,6 +132,12 @@ def render(status: dict[str, Any], routers: list[dict[str, Any]], durations: His
     out.append("# HELP linemon_ping_duration_seconds Time from start of a ping to its result.")
     out.append("# TYPE linemon_ping_duration_seconds histogram")
     out.extend(f"linemon_{line}" for line in durations.lines("ping_duration_seconds"))
+    out.append(
+        "# HELP linemon_socket_request_seconds Time the broker takes to answer a client request"
+        " (whole request read to answer written)."
+    )
+    out.append("# TYPE linemon_socket_request_seconds histogram")
+    out.extend(f"linemon_{line}" for line in requests.lines("socket_request_seconds"))
     return "\n".join(out) + "\n"
 
 

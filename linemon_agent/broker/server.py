@@ -14,6 +14,7 @@ import grp
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from linemon_agent.zbxmodel import merge
 
 from .core import Broker
 from .handlers import Handlers
-from .metrics import MetricsServer, render
+from .metrics import REQUEST_BUCKETS, Histogram, MetricsServer, render
 from .reporter import Reporter, zabbix_sender
 from .spool import SpoolError, open_spool
 from .syncer import Syncer, interpret
@@ -50,6 +51,7 @@ class BrokerServer:
         self.socket_path = socket_path
         self._server: asyncio.AbstractServer | None = None
         self._clients = 0
+        self.request_times = Histogram(REQUEST_BUCKETS)
 
     async def start(self, mode: int, group: str) -> None:
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +97,10 @@ class BrokerServer:
                     return
                 if not line.endswith(b"\n"):
                     return  # a partial request at EOF: nothing to answer
+                started = time.perf_counter()
                 writer.write(await self.handlers.handle(line))
                 await writer.drain()
+                self.request_times.observe(time.perf_counter() - started)
         except (ConnectionError, OSError):
             return
         finally:
@@ -197,7 +201,9 @@ async def _serve_locked(config_path: Path, config: Config) -> int:
         metrics = MetricsServer(
             settings.metrics_listen,
             lambda: {"ok": True, **broker.status()},
-            lambda: render(broker.status(), broker.router_rows(), broker.durations),
+            lambda: render(
+                broker.status(), broker.router_rows(), broker.durations, server.request_times
+            ),
         )
         await metrics.start()
         broker.status_sources["metrics"] = lambda: {"listen": f"{metrics.host}:{metrics.port}"}

@@ -4,10 +4,12 @@ a paced request rate from concurrent clients."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,12 @@ async def _paced(path: Path, rate: float, seconds: float, clients: int,
     }
 
 
+def _request_buckets(listen: str) -> dict[float, int]:
+    with urllib.request.urlopen(f"http://{listen}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return figures.buckets(text, "linemon_socket_request_seconds")
+
+
 def client_path(work: Path, calls: int, rate: float, seconds: float) -> dict[str, Any]:
     """Fresh-process `linemon ping` vs `python -c pass`, then the paced socket load."""
     with Bed(work, 2, 1, 60) as bed:
@@ -78,9 +86,13 @@ def client_path(work: Path, calls: int, rate: float, seconds: float) -> dict[str
         client = _timed([linemon, "ping", router, ADHOC_TARGET], calls, env)
         bare = _timed([sys.executable, "-c", "pass"], calls, env)
         pid = bed.broker_pid
+        assert bed.broker is not None
+        listen = bed.broker.client_json("status", "--json")["metrics"]["listen"]
+        hist0 = _request_buckets(listen)
         cpu0 = procs.cpu_seconds(pid)
         load = asyncio.run(_paced(bed.socket, rate, seconds, 16, f"{router}-0"))
         cpu = procs.cpu_seconds(pid) - cpu0
+        hist1 = _request_buckets(listen)
     return {
         "calls": calls,
         "client_wall_ms": figures.summary(client, 1),
@@ -91,12 +103,20 @@ def client_path(work: Path, calls: int, rate: float, seconds: float) -> dict[str
         "socket_load": {
             **load,
             "broker_cpu_ms_per_request": round(1000 * cpu / max(load["requests"], 1), 3),
+            "broker_side_ms": {
+                "requests": int(hist1[math.inf] - hist0.get(math.inf, 0)),
+                "p50_at_most": 1000 * figures.bucket_quantile(hist0, hist1, 0.50),
+                "p99_at_most": 1000 * figures.bucket_quantile(hist0, hist1, 0.99),
+            },
             "definition": (
                 "persistent Unix-socket connections in one asyncio client process send "
                 "status and result requests (alternating) at a paced rate; round_trip_ms is "
                 "measured in the client from write to reply, so it includes the client's own "
-                "event loop on the same 2 cores (the broker does not log handling time); "
-                "broker_cpu_ms_per_request is the broker's user+sys CPU over the load / requests"
+                "event loop on the same 2 cores; broker_side_ms is the broker's own time per "
+                "request (whole request read to answer written) from its "
+                "linemon_socket_request_seconds histogram, as the bound of the bucket holding "
+                "p50/p99; broker_cpu_ms_per_request is the broker's user+sys CPU over the load "
+                "/ requests"
             ),
         },
     }

@@ -120,6 +120,22 @@ class Target:
     met: bool | None  # None: not measured (skipped or failed), or no target (informational)
 
 
+def buckets(metrics_text: str, name: str) -> dict[float, int]:
+    """A Prometheus histogram's cumulative bucket counts from /metrics text: {le: count}."""
+    pattern = re.compile(rf'^{re.escape(name)}_bucket{{le="([^"]+)"}} (\d+)$', re.M)
+    return {float(le): int(count) for le, count in pattern.findall(metrics_text)}
+
+
+def bucket_quantile(before: Mapping[float, int], after: Mapping[float, int], q: float) -> float:
+    """The upper bound of the bucket holding quantile ``q`` of what was observed between two
+    scrapes (inf when it lies beyond the last finite bound; 0 with nothing observed)."""
+    delta = {le: after[le] - before.get(le, 0) for le in sorted(after)}
+    total = delta.get(math.inf, 0)
+    if not total:
+        return 0.0
+    return next(le for le, count in delta.items() if count >= q * total)
+
+
 def check(value: float | None, op: str, bound: float) -> bool | None:
     """``value`` against ``bound`` with ``op`` (">=" or "<="); None without a value or for
     op "info" (a figure reported beside the targets, e.g. the bare interpreter's start)."""

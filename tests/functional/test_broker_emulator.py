@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 import urllib.request
@@ -105,6 +106,17 @@ def test_every_platform_through_the_broker(tmp_path: Path) -> None:
             assert "linemon_ping_duration_seconds_count" in metrics
             assert f"linemon_lines {2 * len(PLATFORMS)}" in metrics
             assert "lab-pw" not in metrics
+            # Every client request is timed: three more requests, three more observations.
+            def answered(text: str) -> int:
+                found = re.search(r"^linemon_socket_request_seconds_count (\d+)$", text, re.M)
+                assert found, text
+                return int(found.group(1))
+
+            before = answered(metrics)
+            for _ in range(3):
+                broker.client_json("status", "--json")
+            with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as answer:
+                assert answered(answer.read().decode()) == before + 3
             with urllib.request.urlopen(f"http://{listen}/healthz", timeout=5) as answer:
                 assert answer.status == 200 and json.loads(answer.read())["ok"] is True
 

@@ -95,3 +95,23 @@ def test_ping_events_read_the_brokers_logfmt_lines() -> None:
         Started("127.31.0.1-r0-0", 1795887735.622279405, "ok"),
         Started("l2", 1795887736.0, "overrun"),
     ]
+
+
+def test_bucket_quantile_between_two_scrapes() -> None:
+    text = "\n".join([
+        "# TYPE linemon_socket_request_seconds histogram",
+        'linemon_socket_request_seconds_bucket{le="0.001"} 10',
+        'linemon_socket_request_seconds_bucket{le="0.002"} 10',
+        'linemon_socket_request_seconds_bucket{le="0.005"} 10',
+        'linemon_socket_request_seconds_bucket{le="+Inf"} 10',
+        "linemon_socket_request_seconds_count 10",
+    ])
+    before = figures.buckets(text, "linemon_socket_request_seconds")
+    assert before == {0.001: 10, 0.002: 10, 0.005: 10, float("inf"): 10}
+    # then 100 more: 95 within 1 ms, 3 within 2 ms, 1 within 5 ms, 1 beyond
+    after = {0.001: 105, 0.002: 108, 0.005: 109, float("inf"): 110}
+    assert figures.bucket_quantile(before, after, 0.5) == 0.001
+    assert figures.bucket_quantile(before, after, 0.98) == 0.002
+    assert figures.bucket_quantile(before, after, 0.99) == 0.005
+    assert figures.bucket_quantile(before, after, 1.0) == float("inf")
+    assert figures.bucket_quantile(before, before, 0.99) == 0.0
