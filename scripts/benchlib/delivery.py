@@ -55,10 +55,12 @@ async def measure(send: Send, host: str, items: int, values: int, batch: int) ->
         reporter = Reporter(spool, send, batch_size=batch, flush_interval=0.02)
         task = asyncio.get_running_loop().create_task(reporter.run())
         try:
+            t_new = time.perf_counter()
             for item in range(items):
                 reporter.submit(_value(host, item, 0))
-            if not await _wait_sent(reporter, items, 60.0):
+            if not await _wait_sent(reporter, items, 120.0):
                 return {"error": f"items not accepted: {reporter.stats()}"}
+            new_items_s = time.perf_counter() - t_new
             t0, cpu0 = time.perf_counter(), time.process_time()
             for n in range(values):
                 reporter.submit(_value(host, n % items, n))
@@ -70,6 +72,8 @@ async def measure(send: Send, host: str, items: int, values: int, batch: int) ->
             task.cancel()
             spool.close()
     return {
+        "new_items": items,
+        "new_items_verified_per_s": round(items / new_items_s),
         "values": values,
         "batch_size": batch,
         "complete": done,
