@@ -134,7 +134,7 @@ def render(
     out.extend(f"linemon_{line}" for line in durations.lines("ping_duration_seconds"))
     out.append(
         "# HELP linemon_socket_request_seconds Time the broker takes to answer a client request"
-        " (whole request read to answer written)."
+        " (whole request read to answer written; a ping --wait includes its ping)."
     )
     out.append("# TYPE linemon_socket_request_seconds histogram")
     out.extend(f"linemon_{line}" for line in requests.lines("socket_request_seconds"))
