@@ -146,6 +146,9 @@ class Reporter:
     connection), a reply lost to a broken connection or a timeout, or a SIGKILL before the
     commit. The sender protocol has no idempotency key, so no client can close it; keeping a
     batch to one request (never chunked) and the commit immediate keeps it to one round trip.
+    If that commit fails (a full disk), the batch's sequence numbers are kept in memory: no
+    round is planned until they are deleted, so they are not sent again unless the broker
+    stops first.
 
     Accounting: ``recovered + submitted == sent + rejected + unattributed + lost + pending + held``.
     """
@@ -164,6 +167,7 @@ class Reporter:
         retry_cap: float = 30.0,
         send_timeout: float = 60.0,
         memory_limit: int = 100_000,
+        probe_concurrency: int = 1,
     ) -> None:
         self.spool = spool
         self.send = send
@@ -176,8 +180,10 @@ class Reporter:
         self.retry_cap = retry_cap
         self.send_timeout = send_timeout
         self.memory_limit = memory_limit
+        self.probe_concurrency = max(1, probe_concurrency)
         self.items: dict[Item, ItemState] = {}
         self._held: deque[TrapperValue] = deque()  # values the spool could not take (yet)
+        self._delivered: set[int] = set()  # seqs Zabbix accepted that the spool still holds
         self._spool_failing = False
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -260,7 +266,12 @@ class Reporter:
         if len(self.spool) or self._held:
             log.warning(
                 "reporter stopped with values pending; they are sent at the next start",
-                extra={"pending": len(self.spool), "held": len(self._held)},
+                extra={
+                    "pending": len(self.spool) - len(self._delivered),
+                    "held": len(self._held),
+                    # accepted by Zabbix, but the spool could not delete them: sent twice
+                    "delivered_not_removed": len(self._delivered),
+                },
             )
 
     async def _pause(self) -> None:
@@ -275,6 +286,8 @@ class Reporter:
         """Send rounds until nothing is due or a send fails."""
         self._fresh = 0
         self._spool_held()
+        if self._delivered and not self._remove_delivered():
+            return
         while True:
             try:
                 batch, probes = plan_round(
@@ -285,11 +298,26 @@ class Reporter:
                 return
             if not batch and not probes:
                 return
-            sends = [(batch, False)] if batch else []
-            sends += [([probe], True) for probe in probes]
-            for entries, probe in sends:
-                if not await self._deliver(entries, probe):
+            if batch and not await self._deliver(batch, False):
+                return
+            if probes and not await self._probe_all(probes):
+                return
+
+    async def _probe_all(self, probes: list[Spooled]) -> bool:
+        """Probe distinct items, at most ``probe_concurrency`` in flight; False if a send failed
+        (probes not yet started are left for the next round)."""
+        pending = iter(probes)
+        ok = True
+
+        async def worker() -> None:
+            nonlocal ok
+            for entry in pending:
+                if not ok or not await self._deliver([entry], True):
+                    ok = False
                     return
+
+        await asyncio.gather(*(worker() for _ in range(min(self.probe_concurrency, len(probes)))))
+        return ok
 
     async def _deliver(self, entries: list[Spooled], probe: bool) -> bool:
         """Send one batch and act on the answer; False when the round must end."""
@@ -310,9 +338,24 @@ class Reporter:
             elif probe:
                 self._refused_probe(entries[0])
         except SpoolError as exc:
+            if verdict != REFUSED:  # Zabbix has them: remembered, never sent again
+                self._delivered.update(e.seq for e in entries)
+                self._count_answer(entries, probe, verdict, processed)
             self._fail("spool_errors", exc)
             return False
         self._count_answer(entries, probe, verdict, processed)
+        return True
+
+    def _remove_delivered(self) -> bool:
+        """Remove values Zabbix took while the spool could not delete them; False if it still
+        cannot (they stay out of every batch meanwhile: a restart before this succeeds is
+        the one way they are sent again)."""
+        try:
+            self.spool.remove(self._delivered)
+        except SpoolError as exc:
+            self._fail("spool_errors", exc)
+            return False
+        self._delivered.clear()
         return True
 
     def _count_answer(
@@ -404,7 +447,7 @@ class Reporter:
         return {
             **self.counts,
             "recovered": self.recovered,
-            "pending": len(self.spool),
+            "pending": len(self.spool) - len(self._delivered),
             "held": len(self._held),
             "oldest_pending_age_s": round(max(0.0, age), 3),
             "items_verified": sum(1 for s in self.items.values() if s.verified),

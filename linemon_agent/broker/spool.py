@@ -159,7 +159,8 @@ class Spool:
                     seqs.append(cursor.lastrowid)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite ends it itself on some errors (disk full)
+                    self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise SpoolError(self.path, "append", str(exc)) from exc
@@ -198,7 +199,8 @@ class Spool:
                 cursor = self._db.executemany("DELETE FROM spool WHERE seq = ?", keys)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite ends it itself on some errors (disk full)
+                    self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise SpoolError(self.path, "remove values", str(exc)) from exc

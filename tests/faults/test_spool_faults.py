@@ -110,8 +110,15 @@ def test_full_spool_holds_values_and_delivers_them_later(tmp_path: Path, tiny_fs
         while time.monotonic() < deadline and not trapper.values():
             time.sleep(0.2)
         assert trapper.values(), broker.log_text()[-2000:]
+        trapper.go_down()  # a round of values waits in the spool...
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline:
+            if broker.client_json("status", "--json")["delivery"]["pending"] >= ROUTERS:
+                break
+            time.sleep(0.3)
         filler = _fill(tiny_fs)
         full_at = len(trapper.values())
+        trapper.come_up()  # ...and reaches Zabbix while the full spool cannot delete it
         # Two ping rounds while the spool is full: values are held, nothing is sent.
         held = 0
         deadline = time.monotonic() + 25
@@ -132,6 +139,7 @@ def test_full_spool_holds_values_and_delivers_them_later(tmp_path: Path, tiny_fs
         log = broker.log_text()
         assert "spool not writable" in log and str(tiny_fs) in log
         sent_while_full = len(trapper.values()) - full_at
+        assert sent_while_full >= 1  # taken by Zabbix, not deletable: must not go twice
         assert broker.proc is not None and broker.proc.poll() is None
 
         filler.unlink()  # space again: held values are spooled, in order, and sent
@@ -143,6 +151,7 @@ def test_full_spool_holds_values_and_delivers_them_later(tmp_path: Path, tiny_fs
             time.sleep(0.3)
         assert delivery["held"] == 0 and delivery["pending"] == 0, delivery
         assert "spool writable again" in broker.log_text()
+        assert "cannot rollback" not in broker.log_text()  # the disk's own error is reported
     recorded = {
         (m.group(1), int(m.group(2)), int(m.group(3)))
         for m in RECORDED.finditer(broker.log_text())

@@ -382,6 +382,44 @@ def test_unwritable_spool_holds_values_in_memory_and_spools_them_in_order(tmp_pa
     assert reporter.stats()["held"] == 0 and balanced(reporter)
 
 
+class UndeletableSpool(Spool):
+    """A spool whose deletes fail ``failures`` times (a full disk: SQLite needs room for them)."""
+
+    failures = 0
+
+    def remove(self, seqs: Iterable[int]) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise SpoolError(self.path, "remove values", "database or disk is full")
+        return super().remove(seqs)
+
+
+def test_values_zabbix_took_are_not_sent_again_when_the_spool_cannot_delete_them(
+    tmp_path: Path,
+) -> None:
+    spool = UndeletableSpool(tmp_path / "spool")
+    fake = FakeZabbix()
+    reporter = Reporter(spool, fake, flush_interval=0.02, retry_base=0.02, retry_cap=0.1)
+    reporter.items[A] = ItemState(verified=True)
+    spool.failures = 3
+    for i in range(3):
+        reporter.submit(val(A, i))
+
+    async def scenario() -> None:
+        await until(lambda: reporter.stats()["spool_errors"] >= 2)
+        stats = reporter.stats()
+        assert (stats["sent"], stats["pending"]) == (3, 0) and len(spool) == 3
+        assert balanced(reporter)
+        await until(lambda: len(spool) == 0)
+        reporter.submit(val(A, 3))
+        await until(lambda: reporter.stats()["sent"] == 4)
+
+    running(reporter, scenario)
+    assert [v["value"] for v in fake.delivered] == [f"ping[a]#{i}" for i in range(4)]
+    assert len(fake.calls) == 2  # the first batch once, then the new value
+    assert reporter.stats()["spool_errors"] == 3 and balanced(reporter)
+
+
 def test_stats_report_the_oldest_pending_value_age(tmp_path: Path) -> None:
     reporter = make(tmp_path, FakeZabbix())
     assert reporter.stats()["oldest_pending_age_s"] == 0.0
