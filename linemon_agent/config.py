@@ -62,6 +62,8 @@ class ZabbixSettings:
     # how long Zabbix may refuse a new item before its values are dropped as rejected
     # (behind an active proxy new items can take an hour to arrive: raise it there)
     reject_after: float = 600.0
+    # one-value probes of new (unverified) items in flight at once; each is its own connection
+    probe_concurrency: int = 8
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ def _check_settings(broker: BrokerSettings, zabbix: ZabbixSettings, errors: _Err
         errors.add("broker.log_format", "must be logfmt or json")
     if not 1 <= zabbix.batch_size <= 10000:
         errors.add("zabbix.batch_size", "must be 1-10000")
+    if not 1 <= zabbix.probe_concurrency <= 64:
+        errors.add("zabbix.probe_concurrency", "must be 1-64")
     if not 0 < zabbix.port < 65536:
         errors.add("zabbix.port", "must be 1-65535")
 

@@ -137,8 +137,11 @@ class Reporter:
       or disabled item, a changed type) would fail again, so the batch leaves the spool, the
       failures are counted ``unattributed`` and its items are probed again;
     * a network or protocol error removes nothing: the batch is retried after an exponential
-      backoff with jitter, values keep their clocks, and order per item holds because one
-      request is in flight at a time and the spool is read in sequence order.
+      backoff with jitter (one step per round, however many probes failed in it), values keep
+      their clocks, and order per item holds because an item never has more than one request
+      in flight and the spool is read in sequence order;
+    * a round sends its verified batch first, then its probes, ``probe_concurrency`` at a time
+      (each probe is about one item, so they may overlap; the batch never overlaps them).
 
     Values leave the spool only after Zabbix's answer, removed in one transaction right after
     it arrives with no await in between. The one window where a value can be sent twice is from
@@ -191,6 +194,7 @@ class Reporter:
         self._task: asyncio.Task[None] | None = None
         self._fresh = 0
         self._errors_in_row = 0
+        self._failed_round = False  # this round already stepped the backoff
         self._retry_at = 0.0
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.recovered = len(spool)
@@ -285,6 +289,7 @@ class Reporter:
     async def _drain(self) -> None:
         """Send rounds until nothing is due or a send fails."""
         self._fresh = 0
+        self._failed_round = False
         self._spool_held()
         if self._delivered and not self._remove_delivered():
             return
@@ -421,6 +426,9 @@ class Reporter:
 
     def _fail(self, counter: str, exc: Exception) -> None:
         self._note_error(counter, exc)
+        if self._failed_round:  # concurrent probes failing together: one step of backoff
+            return
+        self._failed_round = True
         self._errors_in_row += 1
         delay = backoff(self._errors_in_row, self.retry_base, self.retry_cap)
         self._retry_at = time.monotonic() + delay

@@ -155,6 +155,7 @@ async def _serve_locked(config_path: Path, config: Config) -> int:
         batch_size=config.zabbix.batch_size,
         flush_interval=config.zabbix.flush_interval,
         reject_after=config.zabbix.reject_after,
+        probe_concurrency=config.zabbix.probe_concurrency,
     )
     broker = Broker(config, reporter)
     broker.status_sources["spool"] = lambda: {
