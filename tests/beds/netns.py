@@ -242,6 +242,22 @@ class NetnsBed:
         if answer != "ok":
             raise BedError(f"delay responder refused {command}: {answer}")
 
+    def stop_sshd(self) -> None:
+        """The router's SSH service dies: sshd and every session it forked (every process in
+        the router's namespace is the bed's). `start_sshd` brings it back, same keys."""
+        if self._sshd is not None:
+            _stop(self._sshd)
+            self._sshd = None
+        pids = subprocess.run(["ip", "netns", "pids", self.router_ns], capture_output=True,
+                              text=True)
+        for pid in pids.stdout.split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+
+    def start_sshd(self) -> None:
+        """Start the router's sshd again after `stop_sshd`."""
+        self._launch_sshd(self.workdir / "sshd_config")
+
     def _start_sshd(self) -> None:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
         host_key = self.workdir / "ssh_host_rsa_key"
@@ -274,7 +290,10 @@ class NetnsBed:
             "MaxSessions 200",
             "LogLevel ERROR",
         ]) + "\n")
-        with (self.workdir / "sshd.log").open("wb") as log:
+        self._launch_sshd(config)
+
+    def _launch_sshd(self, config: Path) -> None:
+        with (self.workdir / "sshd.log").open("ab") as log:
             self._sshd = subprocess.Popen(
                 ["ip", "netns", "exec", self.router_ns, "/usr/sbin/sshd", "-D", "-e",
                  "-f", str(config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log)

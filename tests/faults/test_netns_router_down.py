@@ -1,7 +1,8 @@
 """Router down and back with a real router (OpenSSH in a network namespace, tests/beds/netns.py):
-the uplink goes down under a warm session, the line reports why (never a fake loss, never
-silence), the broker backs off, and once the link is back the session is reopened without a
-restart. Needs root, ``ip netns`` and sshd (skipped without). Figures are printed (``-s``)."""
+the uplink goes down under a warm session, or the router's sshd dies with its sessions; the
+line reports why (never a fake loss, never silence), the broker backs off, and once the router
+is back the session is reopened without a restart. Needs root, ``ip netns`` and sshd (skipped
+without). Figures are printed (``-s``)."""
 
 from __future__ import annotations
 
@@ -81,4 +82,54 @@ def test_real_router_down_and_back(tmp_path: Path) -> None:
             ),
         )
         assert during and set(during) <= ERRORS, during
+        assert "ok" in after, after
+
+
+def test_real_router_sshd_stopped_and_started(tmp_path: Path) -> None:
+    require_netns()
+    with NetnsBed({TARGET: Target()}) as bed, TrapperBed() as trapper:
+        key = Path(bed.ssh_key_path)
+        os.chmod(key, 0o600)
+        doc: dict[str, Any] = {
+            "broker": {"host_key_policy": "strict", "known_hosts": str(bed.known_hosts_path)},
+            "zabbix": {"server": "127.0.0.1", "port": trapper.port, "flush_interval": 0.3},
+            "credentials": {"default": {"username": bed.ssh_user, "key_file": str(key)}},
+            "routers": [{"name": "r1", "host": bed.ssh_host, "platform": "linux"}],
+            "lines": [{"id": "l1", "router": "r1", "target": TARGET, "count": 2, "timeout": 1,
+                       "interval": INTERVAL}],
+        }
+        with BrokerProcess(tmp_path, doc) as broker:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "ok" not in _statuses(trapper):
+                time.sleep(0.2)
+            assert _statuses(trapper)[:1] == ["ok"], _statuses(trapper)
+            bed.stop_sshd()  # the warm session dies with it; new connections are refused
+            down_at, mark = time.monotonic(), len(trapper.values())
+            time.sleep(DOWN_FOR_S)
+            during = _statuses(trapper, mark)
+            status = broker.client_json("status", "--json")
+            bed.start_sshd()
+            up_at, mark = time.monotonic(), len(trapper.values())
+            deadline = up_at + 3 * INTERVAL + 20
+            while time.monotonic() < deadline and "ok" not in _statuses(trapper, mark):
+                time.sleep(0.3)
+            after = _statuses(trapper, mark)
+            recovered_in = time.monotonic() - up_at
+            assert broker.proc is not None and broker.proc.poll() is None
+        print(
+            "FIGURES",
+            json.dumps(
+                {
+                    "fault": "router sshd killed with its sessions, then started",
+                    "down_s": round(up_at - down_at, 1),
+                    "during": during,
+                    "open_failures": status["open_failures"],
+                    "after": after,
+                    "recovered_in_s": round(recovered_in, 1),
+                }
+            ),
+        )
+        assert during and set(during) <= ERRORS, during
+        assert "router_unreachable" in during, during  # connection refused, said so
+        assert 1 <= status["open_failures"] <= 8  # backoff, not a tight reconnect loop
         assert "ok" in after, after
