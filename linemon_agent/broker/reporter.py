@@ -170,7 +170,7 @@ class Reporter:
         retry_cap: float = 30.0,
         send_timeout: float = 60.0,
         memory_limit: int = 100_000,
-        probe_concurrency: int = 1,
+        probe_concurrency: int = ZabbixSettings.probe_concurrency,
     ) -> None:
         self.spool = spool
         self.send = send
@@ -183,7 +183,7 @@ class Reporter:
         self.retry_cap = retry_cap
         self.send_timeout = send_timeout
         self.memory_limit = memory_limit
-        self.probe_concurrency = max(1, probe_concurrency)
+        self.probe_concurrency = probe_concurrency
         self.items: dict[Item, ItemState] = {}
         self._held: deque[TrapperValue] = deque()  # values the spool could not take (yet)
         self._delivered: set[int] = set()  # seqs Zabbix accepted that the spool still holds

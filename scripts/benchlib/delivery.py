@@ -52,8 +52,7 @@ async def measure(send: Send, host: str, items: int, values: int, batch: int) ->
     """Verify ``items`` items (one probe each), then time ``values`` more values through."""
     with tempfile.TemporaryDirectory(prefix="linemon-bench-spool-") as spool_dir:
         spool = Spool(Path(spool_dir))
-        reporter = Reporter(spool, send, batch_size=batch, flush_interval=0.02,
-                            probe_concurrency=ZabbixSettings().probe_concurrency)
+        reporter = Reporter(spool, send, batch_size=batch, flush_interval=0.02)
         task = asyncio.get_running_loop().create_task(reporter.run())
         try:
             t_new = time.perf_counter()

@@ -1,4 +1,5 @@
-"""`linemon` runnable by a Zabbix agent's user, and a socket directory that user may enter.
+"""`linemon` runnable by a Zabbix agent's user, a socket directory that user may enter, and
+the broker behind it for the agent tests (zabbix_agentd and zabbix_agent2).
 
 Agents run UserParameters as user zabbix, which cannot run the project's venv (its
 interpreter lives under /root, mode 0700). The client path (entry -> clientcli -> client ->
@@ -19,6 +20,9 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
+
+from tests.functional.broker_proc import BrokerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 WRAPPER = '''#!/usr/bin/python3 -I
@@ -58,3 +62,43 @@ def drop_in(name: str, linemon: Path) -> str:
     conf = (REPO / "zabbix_templates" / "agent" / name).read_text()
     assert conf.count("/usr/bin/linemon") == 4, "the drop-in's commands changed: update tests"
     return conf.replace("/usr/bin/linemon", str(linemon))
+
+
+def gid(group: str) -> int:
+    return grp.getgrnam(group).gr_gid
+
+
+def zabbix_get(port: int, key: str) -> str:
+    """Ask the agent on 127.0.0.1:``port`` for ``key``; its answer or zabbix_get's error."""
+    done = subprocess.run(["zabbix_get", "-s", "127.0.0.1", "-p", str(port), "-k", key,
+                           "-t", "10"], capture_output=True, text=True, timeout=20, check=False)
+    return done.stdout.strip() + done.stderr.strip()
+
+
+def agent_broker(work: Path, socket: Path, group: str, trapper: tuple[str, int],
+                 routers: dict[str, str], lines: dict[str, tuple[str, str]],
+                 zabbix_host: str) -> BrokerProcess:
+    """A broker on the emulator's IOS-XE ``routers`` (name -> address, password lab-pw) with
+    file-defined ``lines`` (id -> (router, target)) reporting to ``zabbix_host`` as
+    ``linemon.result[<id>]``, its socket at ``socket`` for ``group`` (mode 0660).
+
+    Interval one day: a scheduled ping falls inside a test about once in a thousand runs (and
+    would only add a value), so the values seen come from the pings the agent queues.
+    """
+    secret = work / "router-pw"
+    secret.write_text("lab-pw\n")
+    secret.chmod(0o600)
+    doc: dict[str, Any] = {
+        "broker": {"socket": str(socket), "socket_group": group, "socket_mode": "0660",
+                   "host_key_policy": "tofu"},
+        "zabbix": {"server": trapper[0], "port": trapper[1], "flush_interval": 0.3},
+        "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
+        "routers": [{"name": name, "host": ip, "platform": "cisco_iosxe"}
+                    for name, ip in routers.items()],
+        "lines": [{"id": line_id, "router": router, "target": target, "interval": 86400,
+                   "zabbix_host": zabbix_host, "zabbix_key": f"linemon.result[{line_id}]"}
+                  for line_id, (router, target) in lines.items()],
+    }
+    process = BrokerProcess(work, doc)
+    process.socket = socket  # where it waits for the broker and points clients
+    return process

@@ -10,7 +10,6 @@ server is needed: what the server would ask, zabbix_get asks.
 
 from __future__ import annotations
 
-import grp
 import json
 import os
 import shutil
@@ -20,11 +19,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.beds.agent_client import drop_in, install_client
+from tests.beds.agent_client import agent_broker, drop_in, gid, install_client, zabbix_get
 from tests.beds.emulator.client import Emulator
 from tests.beds.trapper import TrapperBed
 from tests.functional.broker_proc import BrokerProcess
@@ -60,10 +58,6 @@ def _free_port() -> int:
             if probe.connect_ex(("127.0.0.1", port)) != 0:
                 return port
     raise AssertionError("no free port in 10070-10169")
-
-
-def _gid(group: str) -> int:
-    return grp.getgrnam(group).gr_gid
 
 
 @pytest.fixture(scope="module")
@@ -125,33 +119,11 @@ def trapper() -> Iterator[TrapperBed]:
 @pytest.fixture(scope="module")
 def broker(client: tuple[Path, Path], emulator: Emulator, trapper: TrapperBed,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    """File-defined lines, interval one day: the pings seen are the ones the agent queues."""
-    _, sock = client
-    work = tmp_path_factory.mktemp("agent2-broker")
-    secret = work / "router-pw"
-    secret.write_text("lab-pw\n")
-    secret.chmod(0o600)
-    doc: dict[str, Any] = {
-        "broker": {"socket": str(sock), "socket_group": AGENT_USER, "socket_mode": "0660",
-                   "host_key_policy": "tofu"},
-        "zabbix": {"server": "127.0.0.1", "port": trapper.port, "flush_interval": 0.3},
-        "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
-        "routers": [{"name": name, "host": ip, "platform": "cisco_iosxe"}
-                    for name, ip in ROUTERS.items()],
-        "lines": [{"id": line_id, "router": router, "target": target, "interval": 86400,
-                   "zabbix_host": "agent2-lines", "zabbix_key": f"linemon.result[{line_id}]"}
-                  for line_id, (router, target) in LINES.items()],
-    }
-    process = BrokerProcess(work, doc)
-    process.socket = sock  # where it waits for the broker and points clients
+    """File-defined lines; the pings seen are the ones the agent queues."""
+    process = agent_broker(tmp_path_factory.mktemp("agent2-broker"), client[1], AGENT_USER,
+                           ("127.0.0.1", trapper.port), ROUTERS, LINES, "agent2-lines")
     with process as running:
         yield running
-
-
-def agent_get(port: int, key: str) -> str:
-    done = subprocess.run(["zabbix_get", "-s", "127.0.0.1", "-p", str(port), "-k", key,
-                           "-t", "10"], capture_output=True, text=True, timeout=20, check=False)
-    return done.stdout.strip() + done.stderr.strip()
 
 
 def test_agent2_runs_every_key_of_the_drop_in(
@@ -159,33 +131,33 @@ def test_agent2_runs_every_key_of_the_drop_in(
     client: tuple[Path, Path]
 ) -> None:
     _, sock = client
-    status = json.loads(agent_get(agent2, "linemon.status"))
+    status = json.loads(zabbix_get(agent2, "linemon.status"))
     assert (status["routers"], status["lines"]) == (len(ROUTERS), len(LINES))
-    every = json.loads(agent_get(agent2, "linemon.discovery[]"))
+    every = json.loads(zabbix_get(agent2, "linemon.discovery[]"))
     assert sorted(row["{#LINE.ID}"] for row in every) == sorted(LINES)
-    pe1 = json.loads(agent_get(agent2, "linemon.discovery[pe1]"))
+    pe1 = json.loads(zabbix_get(agent2, "linemon.discovery[pe1]"))
     assert sorted((r["{#LINE.ID}"], r["{#LINE.KEY}"]) for r in pe1) == [
         ("L-A", "linemon.result[L-A]"), ("L-B", "linemon.result[L-B]")]
     # agent 2 refuses shell metacharacters in parameters before running anything, as agentd
-    refused = agent_get(agent2, "linemon.discovery[pe1;id]")
+    refused = zabbix_get(agent2, "linemon.discovery[pe1;id]")
     assert refused.startswith("ZBX_NOTSUPPORTED") and "not allowed" in refused, refused
 
     # linemon.ping queues a ping: the emulator runs it, the result reaches the trapper
     before = len(emulator.pings("pe2"))
-    assert agent_get(agent2, "linemon.ping[L-C]") == "1"
+    assert zabbix_get(agent2, "linemon.ping[L-C]") == "1"
     values = trapper.wait_for_values(1, timeout=20)
     result = json.loads(values[-1].value)
     assert (values[-1].key, result["line"], result["status"]) == (
         "linemon.result[L-C]", "L-C", "ok")
     assert [p["address"] for p in emulator.pings("pe2")[before:]] == ["198.51.100.33"]
-    assert agent_get(agent2, "linemon.ping[L-Z]") == "linemon: no line 'L-Z'"
+    assert zabbix_get(agent2, "linemon.ping[L-Z]") == "linemon: no line 'L-Z'"
 
     # Out of the socket's group: agent 2, like agentd 6.0, returns the failing command's
     # words as the value; they name the group to join.
     os.chown(sock, -1, 0)
     try:
-        denied = agent_get(agent2, "linemon.status")
+        denied = zabbix_get(agent2, "linemon.status")
     finally:
-        os.chown(sock, -1, _gid(AGENT_USER))
+        os.chown(sock, -1, gid(AGENT_USER))
     assert denied == (f"linemon: permission denied on {sock} (group root, mode 0660): add user "
                       "zabbix to group root (usermod -aG root zabbix) and restart the agent")

@@ -9,11 +9,9 @@ own group), mode 0660, in a directory of that group, mode 0750 (like the package
 
 from __future__ import annotations
 
-import grp
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ from typing import Any
 import pytest
 from zabbix_utils import ZabbixAPI
 
-from tests.beds.agent_client import drop_in, install_client
+from tests.beds.agent_client import agent_broker, drop_in, gid, install_client, zabbix_get
 from tests.beds.emulator.client import Emulator
 from tests.functional.broker_proc import BrokerProcess
 from tests.integration.conftest import ZabbixLab
@@ -60,16 +58,9 @@ def agent_socket(zabbix_lab: ZabbixLab) -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _gid(group: str) -> int:
-    return grp.getgrnam(group).gr_gid
-
-
 def agent_get(lab: ZabbixLab, key: str) -> str:
     """Ask the lab's running agent for `key` (zabbix_get: the agent runs it as user zabbix)."""
-    done = subprocess.run(["zabbix_get", "-s", "127.0.0.1", "-p", str(lab.agent_port),
-                           "-k", key, "-t", "10"],
-                          capture_output=True, text=True, timeout=20, check=False)
-    return done.stdout.strip() + done.stderr.strip()
+    return zabbix_get(lab.agent_port, key)
 
 
 @pytest.fixture(scope="module")
@@ -95,29 +86,10 @@ def lld_host_name() -> str:
 def broker(zabbix_lab: ZabbixLab, agent_socket: Path, emulator: Emulator,
            lld_host_name: str, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[BrokerProcess]:
-    """The broker with file-defined lines reporting to the LLD host's per-line trapper keys.
-
-    Interval one day: a scheduled ping falls inside the test about once in a thousand runs
-    (and would only add a value), so the values seen come from the agent's ping item.
-    """
-    work = tmp_path_factory.mktemp("lld-broker")
-    secret = work / "router-pw"
-    secret.write_text("lab-pw\n")
-    secret.chmod(0o600)
-    doc: dict[str, Any] = {
-        "broker": {"socket": str(agent_socket), "socket_group": AGENT_USER,
-                   "socket_mode": "0660", "host_key_policy": "tofu"},
-        "zabbix": {"server": zabbix_lab.server, "port": zabbix_lab.trapper_port,
-                   "flush_interval": 0.3},
-        "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
-        "routers": [{"name": name, "host": ip, "platform": "cisco_iosxe"}
-                    for name, ip in ROUTERS.items()],
-        "lines": [{"id": line_id, "router": router, "target": target, "interval": 86400,
-                   "zabbix_host": lld_host_name, "zabbix_key": f"linemon.result[{line_id}]"}
-                  for line_id, (router, target) in LINES.items()],
-    }
-    process = BrokerProcess(work, doc)
-    process.socket = agent_socket  # where it waits for the broker and points clients
+    """The broker with file-defined lines reporting to the LLD host's per-line trapper keys."""
+    process = agent_broker(tmp_path_factory.mktemp("lld-broker"), agent_socket, AGENT_USER,
+                           (zabbix_lab.server, zabbix_lab.trapper_port), ROUTERS, LINES,
+                           lld_host_name)
     with process as running:
         yield running
 
@@ -137,7 +109,7 @@ def test_the_drop_in_runs_under_the_agent_through_the_socket_group(
     assert refused.startswith("ZBX_NOTSUPPORTED") and "not allowed" in refused, refused
 
     mode = agent_socket.stat()
-    assert (mode.st_mode & 0o777, mode.st_gid) == (0o660, _gid(AGENT_USER))
+    assert (mode.st_mode & 0o777, mode.st_gid) == (0o660, gid(AGENT_USER))
     # Out of the socket's group, or of its directory's: the words name the group to join.
     for where, shown in ((agent_socket, "group root, mode 0660"),
                          (agent_socket.parent, f"directory {agent_socket.parent}: group root, "
@@ -146,7 +118,7 @@ def test_the_drop_in_runs_under_the_agent_through_the_socket_group(
         try:
             denied = agent_get(zabbix_lab, "linemon.status")
         finally:
-            os.chown(where, -1, _gid(AGENT_USER))
+            os.chown(where, -1, gid(AGENT_USER))
         assert denied == (f"linemon: permission denied on {agent_socket} ({shown}): add user "
                           "zabbix to group root (usermod -aG root zabbix) and restart the agent")
 
@@ -235,7 +207,7 @@ def test_discovery_failure_shows_the_clients_words(
 
         error = wait_for(failed, "the discovery rule turning unsupported", timeout=30)
     finally:
-        os.chown(agent_socket, -1, _gid(AGENT_USER))
+        os.chown(agent_socket, -1, gid(AGENT_USER))
     assert "permission denied" in error, error
     # the lines found before stay (the rule's lifetime), still fed by the broker
     assert api.item.get(hostids=hostid, filter={"flags": 4}, countOutput=True) == str(
@@ -285,5 +257,5 @@ def test_broker_health_through_the_agent(
         row = wait_for(lambda: (found := state())["state"] == "1" and found,
                        "the status item turning unsupported", timeout=30)
     finally:
-        os.chown(agent_socket, -1, _gid(AGENT_USER))
+        os.chown(agent_socket, -1, gid(AGENT_USER))
     assert "permission denied" in row["error"], row["error"]
