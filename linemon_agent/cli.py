@@ -10,6 +10,7 @@ import click
 
 from linemon_agent import __version__
 from linemon_agent.errors import LinemonError
+from linemon_agent.options import PING_OPTIONS
 
 EXIT_USAGE = 2
 EXIT_PARSE = 3
@@ -22,17 +23,9 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _request_options(func: Any) -> Any:
     """The ping options shared by every command that builds a ping."""
-    for option in reversed(
-        [
-            click.option("--count", "-c", help="probes to send (default 5)"),
-            click.option("--size", "-s", help="payload bytes"),
-            click.option("--timeout", "-t", help="per-probe timeout, seconds"),
-            click.option("--vrf", help="VRF / routing-instance / vpn-instance / routing-table"),
-            click.option("--source", help="source address"),
-            click.option("--source-interface", help="source interface"),
-        ]
-    ):
-        func = option(func)
+    for option in reversed(PING_OPTIONS):
+        names = [option.flag, option.short] if option.short else [option.flag]
+        func = click.option(*names, option.name, help=option.help)(func)
     return func
 
 

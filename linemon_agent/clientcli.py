@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from linemon_agent.client import ClientError, call
+from linemon_agent.options import NAMES, PING_OPTIONS
 
 COMMANDS = ("ping", "discover", "status", "routers", "lines", "result", "sync", "reload")
 SUMMARIES = {
@@ -41,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     ping.add_argument("router", nargs="?", help="router name from the broker's configuration")
     ping.add_argument("target", nargs="?", help="address or host name to ping")
     ping.add_argument("--line", help="ping a configured line now instead of ROUTER TARGET")
-    for flag in ("--count", "--size", "--timeout", "--vrf", "--source", "--source-interface"):
-        ping.add_argument(flag)
+    for option in PING_OPTIONS:
+        ping.add_argument(option.flag, dest=option.name, help=option.help)
     ping.add_argument("--zabbix-host", help="also send the result to this Zabbix host")
     ping.add_argument("--zabbix-key", help="... under this trapper item key")
     ping.add_argument("--wait", action="store_true", help="wait and print the result as JSON")
@@ -68,16 +69,7 @@ def _ping_args(ns: argparse.Namespace) -> dict[str, Any]:
     if not ns.router or not ns.target:
         raise ClientError("give ROUTER TARGET, or --line ID", 2)
     args = {"router": ns.router, "target": ns.target, "wait": ns.wait}
-    for key in (
-        "count",
-        "size",
-        "timeout",
-        "vrf",
-        "source",
-        "source_interface",
-        "zabbix_host",
-        "zabbix_key",
-    ):
+    for key in (*NAMES, "zabbix_host", "zabbix_key"):
         value = getattr(ns, key)
         if value is not None:
             args[key] = value

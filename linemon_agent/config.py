@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linemon_agent import validate
+from linemon_agent import options, validate
 from linemon_agent.errors import ConfigError, LinemonError, ValidationError, quote_value
-from linemon_agent.models import PingRequest
+from linemon_agent.models import DEFAULT_ITEM_KEY, Line, PingRequest, Router
 from linemon_agent.secrets import (
     Secret,
     check_private_file,
@@ -25,7 +25,6 @@ from linemon_agent.secrets import (
 
 DEFAULT_CONFIG = Path("/etc/linemon/linemon.toml")
 ENV_PREFIX = "LINEMON_"
-DEFAULT_ITEM_KEY = "linemon.result"
 TRANSPORTS = ("asyncssh", "paramiko")
 HOST_KEY_POLICIES = ("strict", "tofu", "insecure")
 
@@ -89,30 +88,6 @@ class Credentials:
     username: str
     password: Secret = field(default_factory=Secret)
     private_key: Path | None = None
-
-
-@dataclass(frozen=True)
-class Router:
-    name: str
-    host: str
-    platform: str
-    credentials: str = "default"
-    port: int = 22
-    max_sessions: int = 2
-    transport: str = ""
-
-
-@dataclass(frozen=True)
-class Line:
-    """One monitored line: what to ping, from which router, how often, and where to report."""
-
-    id: str
-    router: str
-    request: PingRequest
-    interval: int = 60
-    zabbix_host: str = ""
-    zabbix_key: str = DEFAULT_ITEM_KEY
-    origin: str = "config"
 
 
 @dataclass(frozen=True)
@@ -298,20 +273,8 @@ def _reason(exc: LinemonError) -> str:
 
 
 ROUTER_KEYS = {"name", "host", "port", "platform", "credentials", "max_sessions", "transport"}
-LINE_KEYS = {
-    "id",
-    "router",
-    "interval",
-    "zabbix_host",
-    "zabbix_key",
-    "target",
-    "count",
-    "size",
-    "timeout",
-    "vrf",
-    "source",
-    "source_interface",
-}
+REQUEST_KEYS = ("target", *options.NAMES)
+LINE_KEYS = {"id", "router", "interval", "zabbix_host", "zabbix_key", *REQUEST_KEYS}
 
 
 def parse_router(spec: dict[str, Any]) -> Router:
@@ -348,12 +311,7 @@ def parse_line(spec: dict[str, Any], origin: str = "config") -> Line:
     if unknown:
         raise ValidationError("key", sorted(unknown)[0], f"unknown; known: {sorted(LINE_KEYS)}")
     line_id = validate.name(spec.get("id"), "id")
-    request = PingRequest.from_strings(
-        {
-            k: spec.get(k)
-            for k in ("target", "count", "size", "timeout", "vrf", "source", "source_interface")
-        }
-    )
+    request = PingRequest.from_strings({k: spec.get(k) for k in REQUEST_KEYS})
     return Line(
         id=line_id,
         router=validate.name(spec.get("router"), "router"),

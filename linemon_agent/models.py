@@ -1,4 +1,5 @@
-"""Plain data shared by every layer: ping requests (always validated) and normalized results."""
+"""Plain data shared by every layer: routers, lines, ping requests (always validated),
+normalized results and the trapper values they become. No I/O, no broker or config import."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from linemon_agent import validate
+from linemon_agent import options, validate
 
 # Result statuses. ``ok`` and ``no_reply`` are measurements; the others say why there is none.
 STATUS_OK = "ok"
@@ -42,6 +43,7 @@ ALL_STATUSES = (
 )
 
 DEFAULT_COUNT = 5
+DEFAULT_ITEM_KEY = "linemon.result"
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,10 @@ class PingRequest:
                 raise validate.ValidationError("option", key, f"unknown; known: {sorted(known)}")
             if raw is None or (isinstance(raw, str) and raw.strip() == ""):
                 continue
-            if key in ("count", "size"):
+            kind = _OPTION_KINDS.get(key, "str")
+            if kind == "int":
                 kwargs[key] = validate.integer(raw, key)
-            elif key == "timeout":
+            elif kind == "float":
                 kwargs[key] = validate.number(raw, key)
             else:
                 kwargs[key] = raw
@@ -203,3 +206,60 @@ def _ms(value: float | None) -> float | None:
     if math.isnan(value) or math.isinf(value) or value < 0:
         return None
     return round(value, 3)
+
+
+_OPTION_KINDS = {option.name: option.kind for option in options.PING_OPTIONS}
+
+
+@dataclass(frozen=True)
+class Router:
+    name: str
+    host: str
+    platform: str
+    credentials: str = "default"
+    port: int = 22
+    max_sessions: int = 2
+    transport: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One monitored line: what to ping, from which router, how often, and where to report."""
+
+    id: str
+    router: str
+    request: PingRequest
+    interval: int = 60
+    zabbix_host: str = ""
+    zabbix_key: str = DEFAULT_ITEM_KEY
+    origin: str = "config"
+
+
+@dataclass(frozen=True)
+class TrapperValue:
+    """One value for a Zabbix trapper item, with the measurement's own clock and ns."""
+
+    host: str
+    key: str
+    value: str
+    clock: int
+    ns: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.ns <= 999_999_999:
+            raise validate.ValidationError("ns", self.ns, "must be 0-999999999")
+
+    @property
+    def item(self) -> tuple[str, str]:
+        """The (host, key) pair Zabbix stores the value under."""
+        return (self.host, self.key)
+
+    def as_dict(self) -> dict[str, str | int]:
+        """The value as the Zabbix sender protocol's ``data`` element."""
+        return {
+            "host": self.host,
+            "key": self.key,
+            "value": self.value,
+            "clock": self.clock,
+            "ns": self.ns,
+        }

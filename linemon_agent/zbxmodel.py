@@ -15,16 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linemon_agent import validate
-from linemon_agent.config import (
-    DEFAULT_ITEM_KEY,
-    Config,
-    Credentials,
-    Line,
-    Router,
-    parse_line,
-    parse_router,
-)
+from linemon_agent.config import Config, Credentials, parse_line, parse_router
 from linemon_agent.errors import LinemonError, ValidationError
+from linemon_agent.models import DEFAULT_ITEM_KEY, Line, Router
+from linemon_agent.options import PING_OPTIONS
 from linemon_agent.platforms import get_platform
 from linemon_agent.secrets import Secret
 
@@ -34,12 +28,7 @@ DEFAULT_INTERVAL = 180
 # macro -> line field
 LINE_MACROS = {
     "{$LINE_TARGET}": "target",
-    "{$LINE_VRF}": "vrf",
-    "{$LINE_SOURCE}": "source",
-    "{$LINE_SOURCE_INTERFACE}": "source_interface",
-    "{$LINE_COUNT}": "count",
-    "{$LINE_SIZE}": "size",
-    "{$LINE_TIMEOUT}": "timeout",
+    **{option.macro: option.name for option in PING_OPTIONS},
 }
 _MACRO_REF = re.compile(r"\{\$[A-Z0-9_.]+(?::[^}]*)?\}")
 

@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from linemon_agent import models
-from linemon_agent.config import Config, Line, Router
+from linemon_agent.config import Config
 from linemon_agent.errors import SessionError
-from linemon_agent.models import PingRequest, PingResult
+from linemon_agent.models import Line, PingRequest, PingResult, Router, TrapperValue
 
 from .metrics import Histogram
 from .reporter import Reporter
 from .scheduler import Scheduler
 from .sessions import RateLimiter, RouterPool
-from .spool import TrapperValue
 from .transport import HostKeys, Session, open_session
 
 REPORTER_FINAL_S = 1.0  # the reporter's last try at shutdown, even past the deadline

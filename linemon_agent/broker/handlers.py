@@ -8,16 +8,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from linemon_agent import protocol, validate
-from linemon_agent.config import DEFAULT_ITEM_KEY, Line
+from linemon_agent import options, protocol, validate
 from linemon_agent.errors import LinemonError, ValidationError
-from linemon_agent.models import PingRequest
+from linemon_agent.models import DEFAULT_ITEM_KEY, Line, PingRequest
 
 from .core import Broker
 
 log = logging.getLogger("linemon.handlers")
 
-PING_OPTIONS = ("count", "size", "timeout", "vrf", "source", "source_interface")
 
 
 class Handlers:
@@ -70,7 +68,7 @@ class Handlers:
                     protocol.E_NOT_FOUND, f"no router {router!r}; known: {known}"
                 )
             request = PingRequest.from_strings(
-                {"target": args.get("target"), **{k: args.get(k) for k in PING_OPTIONS}}
+                {"target": args.get("target"), **{k: args.get(k) for k in options.NAMES}}
             )
             host = args.get("zabbix_host")
             line = Line(

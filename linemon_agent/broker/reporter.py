@@ -19,8 +19,9 @@ from zabbix_utils import AsyncSender, ItemValue
 
 from linemon_agent.config import ZabbixSettings
 from linemon_agent.errors import ConfigError, excerpt
+from linemon_agent.models import TrapperValue
 
-from .spool import Spool, Spooled, SpoolError, TrapperValue
+from .spool import Spool, Spooled, SpoolError
 
 log = logging.getLogger("linemon.reporter")
 

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from linemon_agent.config import Line
+from linemon_agent.models import Line
 
 log = logging.getLogger("linemon.scheduler")
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linemon_agent import models
-from linemon_agent.config import Router
 from linemon_agent.errors import CommandError, ParseError, SessionError
-from linemon_agent.models import PingRequest, PingResult
+from linemon_agent.models import PingRequest, PingResult, Router
 from linemon_agent.platforms import get_platform
 
 from .transport import Session

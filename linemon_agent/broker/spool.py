@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from linemon_agent.errors import LinemonError, ValidationError
+from linemon_agent.models import TrapperValue
 
 DB_NAME = "spool.sqlite3"
 SYNC_MODES = ("NORMAL", "FULL")
@@ -43,36 +44,6 @@ class SpoolError(LinemonError):
         if self.corrupt:
             hint = " (corrupt: stop the broker and move the directory aside to start a new spool)"
         super().__init__(f"spool {path}: cannot {action}: {reason}{hint}")
-
-
-@dataclass(frozen=True)
-class TrapperValue:
-    """One value for a Zabbix trapper item, with the measurement's own clock and ns."""
-
-    host: str
-    key: str
-    value: str
-    clock: int
-    ns: int
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.ns <= 999_999_999:
-            raise ValidationError("ns", self.ns, "must be 0-999999999")
-
-    @property
-    def item(self) -> tuple[str, str]:
-        """The (host, key) pair Zabbix stores the value under."""
-        return (self.host, self.key)
-
-    def as_dict(self) -> dict[str, str | int]:
-        """The value as the Zabbix sender protocol's ``data`` element."""
-        return {
-            "host": self.host,
-            "key": self.key,
-            "value": self.value,
-            "clock": self.clock,
-            "ns": self.ns,
-        }
 
 
 @dataclass(frozen=True)

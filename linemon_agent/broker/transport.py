@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from linemon_agent import models
-from linemon_agent.config import BrokerSettings, Credentials, Router
+from linemon_agent.config import BrokerSettings, Credentials
 from linemon_agent.errors import SessionError
+from linemon_agent.models import Router
 from linemon_agent.platforms import get_platform
 from linemon_agent.platforms.base import Platform
 

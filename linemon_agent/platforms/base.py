@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 
 from linemon_agent.errors import CommandError, LinemonError, ParseError, UnsupportedOptionError
 from linemon_agent.models import PingRequest, PingResult
+from linemon_agent.options import PLATFORM_OPTIONS
 from linemon_agent.validate import MAX_SIZE
 
 # Every option beyond ``target`` and ``count`` that a request may carry.
-OPTIONS = ("size", "timeout", "vrf", "source", "source_interface")
+OPTIONS = PLATFORM_OPTIONS
 
 # The last line of defence: a built command may contain only these characters, whatever a
 # platform module does. Validation has already canonicalised every value before this point.

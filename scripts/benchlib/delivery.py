@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from linemon_agent.broker.reporter import Reporter, Send, zabbix_sender
-from linemon_agent.broker.spool import Spool, TrapperValue
+from linemon_agent.broker.spool import Spool
 from linemon_agent.config import ZabbixSettings
+from linemon_agent.models import TrapperValue
 
 from .bed import FIRST_NETWORK
 

@@ -20,8 +20,9 @@ import pytest
 from linemon_agent import models
 from linemon_agent.broker.sessions import OPEN_TIMEOUT
 from linemon_agent.broker.transport import HostKeys, open_session
-from linemon_agent.config import Credentials, Router
+from linemon_agent.config import Credentials
 from linemon_agent.errors import SessionError
+from linemon_agent.models import Router
 from linemon_agent.secrets import Secret
 from tests.beds.emulator.client import Emulator
 from tests.beds.trapper import TrapperBed

@@ -13,9 +13,9 @@ import pytest
 
 from linemon_agent import models
 from linemon_agent.broker.transport import HostKeys, ScrapliSession, open_session
-from linemon_agent.config import Credentials, Router
+from linemon_agent.config import Credentials
 from linemon_agent.errors import SessionError
-from linemon_agent.models import PingRequest
+from linemon_agent.models import PingRequest, Router
 from linemon_agent.platforms import get_platform
 from linemon_agent.secrets import Secret
 from tests.beds.emulator.client import Emulator

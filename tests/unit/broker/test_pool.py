@@ -7,9 +7,8 @@ import time
 
 from linemon_agent import models
 from linemon_agent.broker.sessions import RateLimiter, RouterPool
-from linemon_agent.config import Router
 from linemon_agent.errors import SessionError
-from linemon_agent.models import PingRequest
+from linemon_agent.models import PingRequest, Router
 
 OUTPUT = (
     "Type escape sequence to abort.\nSending 2, 100-byte ICMP Echos to 192.0.2.7, timeout is "

@@ -22,7 +22,8 @@ from linemon_agent.broker.reporter import (
     classify,
     plan_round,
 )
-from linemon_agent.broker.spool import Spool, Spooled, SpoolError, TrapperValue
+from linemon_agent.broker.spool import Spool, Spooled, SpoolError
+from linemon_agent.models import TrapperValue
 
 A, B, C, X = ("r1", "ping[a]"), ("r1", "ping[b]"), ("r2", "ping[c]"), ("r9", "ping[x]")
 

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from linemon_agent.broker.reporter import Reporter
-from linemon_agent.broker.spool import Spool, TrapperValue
+from linemon_agent.broker.spool import Spool
 from linemon_agent.config import parse_config
 from linemon_agent.errors import ConfigError
+from linemon_agent.models import TrapperValue
 
 
 class SlowTrapper:

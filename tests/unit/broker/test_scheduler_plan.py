@@ -8,8 +8,7 @@ import logging
 from typing import Any
 
 from linemon_agent.broker.scheduler import Scheduler, next_due, plan_offsets
-from linemon_agent.config import Line
-from linemon_agent.models import PingRequest
+from linemon_agent.models import Line, PingRequest
 
 
 def _line(i: int, router: str = "pe1", interval: int = 60) -> Line:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from linemon_agent.broker.spool import DB_NAME, Spool, SpoolError, TrapperValue
+from linemon_agent.broker.spool import DB_NAME, Spool, SpoolError
 from linemon_agent.errors import LinemonError, ValidationError
+from linemon_agent.models import TrapperValue
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -126,7 +127,8 @@ def test_as_dict_is_the_sender_protocol_element() -> None:
 CHILD = """
 import sys, time
 from pathlib import Path
-from linemon_agent.broker.spool import Spool, TrapperValue
+from linemon_agent.broker.spool import Spool
+from linemon_agent.models import TrapperValue
 spool = Spool(Path(sys.argv[1]))
 i = 0
 while True:
