@@ -27,6 +27,7 @@ DEFAULT_CONFIG = Path("/etc/linemon/linemon.toml")
 ENV_PREFIX = "LINEMON_"
 TRANSPORTS = ("asyncssh", "paramiko")
 HOST_KEY_POLICIES = ("strict", "tofu", "insecure")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class BrokerSettings:
     router_pings_per_second: float = 10.0
     session_opens_per_second: float = 20.0
     keepalive_interval: float = 240.0
+    # a line whose last ping had no reply first gets this many probes (0: always the full ping)
+    down_probe_count: int = 1
     shutdown_timeout: float = 10.0
 
 
@@ -181,10 +184,14 @@ def _check_settings(broker: BrokerSettings, zabbix: ZabbixSettings, errors: _Err
         errors.add("broker.host_key_policy", f"must be one of {', '.join(HOST_KEY_POLICIES)}")
     if broker.log_format not in ("logfmt", "json"):
         errors.add("broker.log_format", "must be logfmt or json")
+    if broker.log_level.lower() not in LOG_LEVELS:
+        errors.add("broker.log_level", f"must be one of {', '.join(LOG_LEVELS)}")
     if not 1 <= zabbix.batch_size <= 10000:
         errors.add("zabbix.batch_size", "must be 1-10000")
     if not 1 <= zabbix.probe_concurrency <= 64:
         errors.add("zabbix.probe_concurrency", "must be 1-64")
+    if not 0 <= broker.down_probe_count <= validate.MAX_COUNT:
+        errors.add("broker.down_probe_count", f"must be 0-{validate.MAX_COUNT}")
     if not 0 < zabbix.port < 65536:
         errors.add("zabbix.port", "must be 1-65535")
 
@@ -274,7 +281,15 @@ def _reason(exc: LinemonError) -> str:
 
 ROUTER_KEYS = {"name", "host", "port", "platform", "credentials", "max_sessions", "transport"}
 REQUEST_KEYS = ("target", *options.NAMES)
-LINE_KEYS = {"id", "router", "interval", "zabbix_host", "zabbix_key", *REQUEST_KEYS}
+LINE_KEYS = {
+    "id",
+    "router",
+    "interval",
+    "zabbix_host",
+    "zabbix_key",
+    "down_probe_count",
+    *REQUEST_KEYS,
+}
 
 
 def parse_router(spec: dict[str, Any]) -> Router:
@@ -320,6 +335,9 @@ def parse_line(spec: dict[str, Any], origin: str = "config") -> Line:
         zabbix_host=validate.zabbix_host(spec.get("zabbix_host") or line_id),
         zabbix_key=validate.zabbix_key(spec.get("zabbix_key") or DEFAULT_ITEM_KEY),
         origin=origin,
+        down_probe_count=None
+        if spec.get("down_probe_count") in (None, "")
+        else validate.integer(spec["down_probe_count"], "down_probe_count", 0, validate.MAX_COUNT),
     )
 
 

@@ -21,12 +21,45 @@ def quote_value(value: object, limit: int = 80) -> str:
     return text
 
 
+# Error kinds: what a caller can do about an error. ``protocol`` maps each kind to the one
+# socket error code and exit code used by the client, the CLI and the server.
+KIND_INVALID = "invalid"  # the request or a value in it is wrong: fix it
+KIND_NOT_FOUND = "not_found"  # no such line, router or feature
+KIND_UNAVAILABLE = "unavailable"  # a service linemon depends on is down: try again later
+KIND_TIMEOUT = "timeout"  # the answer did not come in time
+KIND_PERMISSION = "permission"
+KIND_SHUTTING_DOWN = "shutting_down"
+KIND_INTERNAL = "internal"  # a bug: see the log
+
+
 class LinemonError(Exception):
-    """Root of every error linemon raises on purpose."""
+    """Root of every error linemon raises on purpose; ``kind`` says what a caller can do."""
+
+    kind = KIND_INTERNAL
+
+
+class NotFoundError(LinemonError, LookupError):
+    """A line, router or feature the request names does not exist here."""
+
+    kind = KIND_NOT_FOUND
+
+
+class UnavailableError(LinemonError):
+    """Something the broker depends on (the Zabbix API, a router) cannot be reached now."""
+
+    kind = KIND_UNAVAILABLE
+
+
+class ShuttingDownError(LinemonError):
+    """The broker is stopping and takes no new work."""
+
+    kind = KIND_SHUTTING_DOWN
 
 
 class ValidationError(LinemonError, ValueError):
     """A value from a user, a config file or a Zabbix macro is not acceptable."""
+
+    kind = KIND_INVALID
 
     def __init__(self, field: str, value: object, reason: str) -> None:
         self.field = field
@@ -37,6 +70,8 @@ class ValidationError(LinemonError, ValueError):
 
 class UnknownPlatformError(LinemonError, LookupError):
     """A platform name that no registry entry provides."""
+
+    kind = KIND_INVALID
 
     def __init__(self, name: str, known: list[str]) -> None:
         self.name = name
@@ -71,6 +106,8 @@ class ParseError(LinemonError):
 class ConfigError(LinemonError):
     """A configuration file or environment value is wrong; names the file, key and value."""
 
+    kind = KIND_INVALID
+
     def __init__(self, source: str, key: str, message: str) -> None:
         self.source = source
         self.key = key
@@ -89,6 +126,8 @@ class CommandError(LinemonError):
 
 class SessionError(LinemonError):
     """A router session could not be opened or broke; ``status`` is the result status to report."""
+
+    kind = KIND_UNAVAILABLE
 
     def __init__(self, router: str, status: str, message: str, command: str = "") -> None:
         self.router = router

@@ -88,6 +88,11 @@ def setup(fmt: str = "logfmt", level: str = "info") -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level.upper())
+    set_level(level)
     for noisy in ("asyncssh", "scrapli", "paramiko"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def set_level(level: str) -> None:
+    """The broker's log level (at setup, and again on reload)."""
+    logging.getLogger().setLevel(level.upper())

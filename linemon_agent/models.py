@@ -9,7 +9,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from linemon_agent import options, validate
 
@@ -25,6 +25,8 @@ STATUS_HOST_KEY_ERROR = "host_key_error"
 STATUS_SESSION_ERROR = "session_error"
 STATUS_SESSION_REFUSED = "session_refused"  # the router answered but refused a session
 STATUS_OVERRUN = "overrun"
+# never sent: the router's sessions were busy with earlier pings until the line's next slot
+STATUS_SKIPPED = "skipped"
 STATUS_INVALID = "invalid_request"
 MEASUREMENT_STATUSES = frozenset({STATUS_OK, STATUS_NO_REPLY})
 ALL_STATUSES = (
@@ -40,6 +42,7 @@ ALL_STATUSES = (
     STATUS_OVERRUN,
     STATUS_INVALID,
     STATUS_SESSION_REFUSED,
+    STATUS_SKIPPED,
 )
 
 DEFAULT_COUNT = 5
@@ -233,6 +236,8 @@ class Line:
     zabbix_host: str = ""
     zabbix_key: str = DEFAULT_ITEM_KEY
     origin: str = "config"
+    #: probes sent first when the last ping had no reply (None: the broker's setting; 0: off)
+    down_probe_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -263,3 +268,41 @@ class TrapperValue:
             "clock": self.clock,
             "ns": self.ns,
         }
+
+
+class Diff(NamedTuple):
+    """Keys added, changed (value differs) and removed between two mappings."""
+
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+
+def diff_keys(old: Mapping[str, object], new: Mapping[str, object]) -> Diff:
+    """What it takes to go from ``old`` to ``new``, key by key (pure)."""
+    return Diff(
+        [key for key in new if key not in old],
+        [key for key in new if key in old and old[key] != new[key]],
+        [key for key in old if key not in new],
+    )
+
+
+def result_payload(
+    line: Line, result: PingResult, clock: float, duration_s: float, queued_s: float = 0.0
+) -> dict[str, Any]:
+    """The one shape of a line's result: sent to Zabbix, kept as its last, answered to clients.
+
+    ``clock`` is when the command went to the router (or the slot, for a ping never sent),
+    ``duration_ms`` how long the router took, ``queued_ms`` how long the ping waited for a
+    free session before that.
+    """
+    payload = result.to_dict()
+    payload.update(
+        line=line.id,
+        router=line.router,
+        target=line.request.target,
+        clock=round(clock, 3),
+        duration_ms=round(duration_s * 1000, 1),
+        queued_ms=round(queued_s * 1000, 1),
+    )
+    return payload

@@ -18,12 +18,14 @@ MAX_REPLY_BYTES = 64 * 1024 * 1024
 
 OPS = ("ping", "discover", "status", "routers", "lines", "sync", "reload", "result")
 
-# Error codes, and the exit code the client gives for each.
+# Error codes, and the exit code the client gives for each: the only such table.
 E_BAD_REQUEST = "bad_request"
 E_VERSION = "version_mismatch"
 E_UNKNOWN_OP = "unknown_op"
 E_INVALID = "invalid_argument"
 E_NOT_FOUND = "not_found"
+E_UNAVAILABLE = "unavailable"
+E_PERMISSION = "permission_denied"
 E_BUSY = "busy"
 E_TIMEOUT = "timeout"
 E_SHUTTING_DOWN = "shutting_down"
@@ -34,10 +36,22 @@ EXIT_CODES = {
     E_UNKNOWN_OP: 5,
     E_INVALID: 2,
     E_NOT_FOUND: 4,
+    E_UNAVAILABLE: 69,  # EX_UNAVAILABLE, as when the broker itself is down
+    E_PERMISSION: 77,  # EX_NOPERM
     E_BUSY: 6,
     E_TIMEOUT: 7,
     E_SHUTTING_DOWN: 6,
     E_INTERNAL: 1,
+}
+# An error's kind (linemon_agent.errors.KIND_*) -> the code the socket answers with.
+KIND_CODES = {
+    "invalid": E_INVALID,
+    "not_found": E_NOT_FOUND,
+    "unavailable": E_UNAVAILABLE,
+    "timeout": E_TIMEOUT,
+    "permission": E_PERMISSION,
+    "shutting_down": E_SHUTTING_DOWN,
+    "internal": E_INTERNAL,
 }
 
 
@@ -64,6 +78,11 @@ def ok(result: Any) -> bytes:
 
 def error(code: str, message: str) -> bytes:
     return encode({"v": VERSION, "ok": False, "error": {"code": code, "message": message}})
+
+
+def error_for(kind: str, message: str) -> bytes:
+    """The reply for an error of ``kind`` (unknown kinds are internal)."""
+    return error(KIND_CODES.get(kind, E_INTERNAL), message)
 
 
 def decode_request(line: bytes) -> tuple[str, dict[str, Any]]:

@@ -8,7 +8,8 @@
    socket at a paced 500 requests/s from concurrent clients;
 5. delivery: values/s through the broker's reporter into a local trapper receiver and the
    real Zabbix lab (when up), batched and one value per connection;
-6. transport: asyncssh vs paramiko (sessions, threads, CPU, RSS, round time).
+6. transport: asyncssh vs paramiko (sessions, threads, CPU, RSS, round time);
+7. router: many lines on one PE with 4 sessions (issue 11), with and without down probes.
 
 Each scenario runs the real broker (``linemon broker``) against the router emulator
 (tests/beds/emulator) on 127.31.0.0/16 and up. Results go to ``bench/results/<date>.json``;
@@ -36,7 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchlib import clientpath, delivery, figures, scale  # noqa: E402
+from benchlib import clientpath, delivery, figures, router, scale  # noqa: E402
 
 QUICK: dict[str, Any] = {
     "scale": [(20, 200)],
@@ -50,6 +51,7 @@ QUICK: dict[str, Any] = {
     "rate": 500.0,
     "load_s": 3.0,
     "delivery": (50, 2_000, 300),
+    "router": (200, 2),
 }
 FULL: dict[str, Any] = {
     "scale": [(100, 1_000), (500, 10_000), (1_000, 20_000)],
@@ -63,6 +65,7 @@ FULL: dict[str, Any] = {
     "rate": 500.0,
     "load_s": 10.0,
     "delivery": (200, 20_000, 2_000),
+    "router": (2_000, 3),
 }
 
 
@@ -130,6 +133,21 @@ def targets(result: dict[str, Any]) -> list[figures.Target]:
          "values_per_s"), "values/s", ">=", 10_000.0, ">= 10,000/s"),
         ("delivery", "Zabbix 6.0 lab, one per connection", ("delivery", "zabbix",
          "one_per_connection", "values_per_s"), "values/s", "info", 0.0, "(compare)"),
+    )
+    checks += (
+        ("router", "lines measured per interval, min (down probes on)",
+         ("router", "down_probes_on", "measured_pct_min"), "%", ">=", 99.9, ">= 99.9 %"),
+        ("router", "false timeouts (down probes on)",
+         ("router", "down_probes_on", "false_timeouts"), "", "<=", 0.0, "0"),
+        ("router", "router load (down probes on)", ("router", "down_probes_on", "load"),
+         "", "info", 0.0, "—"),
+        ("router", "lines measured per interval, min (down probes off)",
+         ("router", "down_probes_off", "measured_pct_min"), "%", "info", 0.0,
+         "(expect skipped: about twice the session time)"),
+        ("router", "false timeouts (down probes off)",
+         ("router", "down_probes_off", "false_timeouts"), "", "<=", 0.0, "0"),
+        ("router", "router load (down probes off)", ("router", "down_probes_off", "load"),
+         "", "info", 0.0, "—"),
     )
     for scenario, figure, path, unit, op, bound, text in checks:
         value = _get(result, *path)
@@ -209,7 +227,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (CI, ~1.5 minutes)")
     parser.add_argument("--only", action="append", metavar="SCENARIO",
                         choices=["scale", "cold_vs_warm", "overhead", "client", "delivery",
-                                 "transport"], help="run only these scenarios (repeat)")
+                                 "transport", "router"],
+                        help="run only these scenarios (repeat)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = parser.parse_args()
     # SIGTERM (CI timeout, kill PID) unwinds like Ctrl-C: every bed stops its own processes
@@ -217,7 +236,7 @@ def main() -> int:
     plan = QUICK if args.quick else FULL
     work = Path(tempfile.mkdtemp(prefix="lmb-"))  # short: Unix socket paths <= 107 bytes
     wanted = set(args.only or ["scale", "cold_vs_warm", "overhead", "client", "delivery",
-                               "transport"])
+                               "transport", "router"])
     started = time.monotonic()
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -245,6 +264,7 @@ def main() -> int:
                                                   plan["load_s"])),
         ("delivery", lambda: delivery.delivery(work / "delivery", *plan["delivery"])),
         ("transport", lambda: _transports(plan, work)),
+        ("router", lambda: router.scenario(work / "router", *plan["router"])),
     ]
     try:
         for name, job in jobs:

@@ -23,7 +23,7 @@ HEALTH_T = "Template linemon broker health"
 STATUS_CODES = (
     "ok", "no_reply", "parse_error", "command_error", "timeout", "router_unreachable",
     "auth_error", "host_key_error", "session_error", "overrun", "invalid_request",
-    "session_refused",
+    "session_refused", "skipped",
 )
 UNKNOWN_STATUS = 99
 STATUS_JS = (
@@ -362,13 +362,67 @@ class Builder:
             ("{$LINEMON.ERRORS.WINDOW}", "10m", "Window for send errors, rejects, overruns."),
             ("{$LINEMON.BACKOFF.WINDOW}", "5m", "How long a router must stay in backoff."),
             ("{$LINEMON.SYNC.STALE.MAX}", "15m", "Age of the last good Zabbix API sync."),
+            ("{$LINEMON.ROUTER.LOAD.MAX}", "0.9",
+             "A router's load (session time needed / had) above which it is over budget."),
+            ("{$LINEMON.ROUTER.LOAD.WINDOW}", "15m", "How long the load must stay above it."),
         )
+        items.append(self.item(
+            t, "linemon broker: routers JSON", "linemon.routers.json", kind="ZABBIX_PASSIVE",
+            value_type="TEXT", delay="1m", history="1d",
+            description="The broker's routers with their sessions and load "
+                        "(linemon routers --json).",
+            preprocessing=[{"type": "MATCHES_REGEX", "parameters": ["^\\s*\\["]}], tags=tags))
         template = self.template(
             t, "Health of the linemon broker on this host, read by the Zabbix agent from the "
-               "broker's socket (linemon status --json).",
-            macros, items=items,
+               "broker's socket (linemon status --json, linemon routers --json).",
+            macros, items=items, discovery_rules=[self.router_rule(t)],
         )
         return self.export(template)
+
+    def router_rule(self, t: str) -> dict[str, Any]:
+        """Per-router load and skipped pings, discovered from the routers JSON."""
+        key = "linemon.router.load[{#ROUTER}]"
+        tags = [{"tag": "component", "value": "router"}, {"tag": "router", "value": "{#ROUTER}"}]
+        pick = "$[?(@.name=='{#ROUTER}')]"
+
+        def dep(name: str, key: str, field: str, value_type: str,
+                **extra: Any) -> dict[str, Any]:
+            return self.dependent(t, f"Router {{#ROUTER}}: {name}", key, "linemon.routers.json",
+                                  f"{pick}.{field}.first()", value_type=value_type, tags=tags,
+                                  **extra)
+
+        prototypes = [
+            dep("load", key, "load", "FLOAT",
+                description="Session time the router's lines need per second divided by its "
+                            "max_sessions: 1 means every session is busy all the time; above "
+                            "that pings wait and are skipped."),
+            dep("sessions needed", "linemon.router.sessions_needed[{#ROUTER}]",
+                "sessions_needed", "UNSIGNED"),
+            dep("pings skipped", "linemon.router.skipped[{#ROUTER}]", "skipped", "UNSIGNED",
+                steps=({"type": "SIMPLE_CHANGE", "parameters": [""]},)),
+        ]
+        trigger = self.trigger(
+            t, "Router {#ROUTER}: over its session budget (load > {$LINEMON.ROUTER.LOAD.MAX})",
+            f"min(/{t}/{key},{{$LINEMON.ROUTER.LOAD.WINDOW}})>{{$LINEMON.ROUTER.LOAD.MAX}}",
+            "WARNING", opdata="Load: {ITEM.LASTVALUE1}",
+            description="Its lines need more session time than its sessions give: pings "
+                        "queue and are skipped. Raise the router's max_sessions to the "
+                        "'sessions needed' item (if the router allows as many vty sessions), "
+                        "lengthen the lines' intervals or send fewer probes per ping.")
+        timing = {"delay": "0"} if self.version == "6.0" else {}
+        return {
+            "uuid": self.uuid(t, "discovery", "routers"),
+            "name": "linemon routers",
+            "type": "DEPENDENT",
+            "key": "linemon.routers.discovery",
+            **timing,
+            "lifetime": "7d",
+            "description": "The broker's routers, from the routers JSON.",
+            "master_item": {"key": "linemon.routers.json"},
+            "lld_macro_paths": [{"lld_macro": "{#ROUTER}", "path": "$.name"}],
+            "item_prototypes": prototypes,
+            "trigger_prototypes": [trigger],
+        }
 
     def export(self, template: dict[str, Any], **top: Any) -> dict[str, Any]:
         name = template["template"]

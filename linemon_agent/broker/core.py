@@ -1,159 +1,265 @@
-"""The broker's state: router pools, the line schedule, results and their delivery.
+"""The broker's engine: runs each line's ping on its router's pool, keeps and delivers results.
 
-``Broker.apply`` takes a whole desired configuration and applies the difference live:
-new routers get pools lazily, removed routers' sessions close, changed lines are re-planned.
+``Broker`` owns the running state (pools, schedule, last results, counters, its tasks) and
+the life of a ping: the down probe for lines that stopped answering, lateness measured when
+the command goes to the router, the result's one payload handed to the reporter. What the
+socket offers lives in ``service``; what status looks like in ``views``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from linemon_agent import models
 from linemon_agent.config import Config
-from linemon_agent.errors import SessionError
-from linemon_agent.models import Line, PingRequest, PingResult, Router, TrapperValue
+from linemon_agent.models import Line, PingRequest, PingResult, TrapperValue, result_payload
 
+from . import budget
+from .journal import Journal
 from .metrics import Histogram
+from .pools import Pools, SessionFactory
 from .reporter import Reporter
 from .scheduler import Scheduler
-from .sessions import RateLimiter, RouterPool
-from .transport import HostKeys, Session, open_session
+from .sessions import FollowUp, Opener, Outcome, RateLimiter
 
+ON_TIME_SECONDS = 5.0  # a scheduled ping sent this long after its slot still counts on time
+SKIP_MARGIN_S = 0.5  # a queued scheduled ping gives up this long before its next slot
 REPORTER_FINAL_S = 1.0  # the reporter's last try at shutdown, even past the deadline
-SESSION_CLOSE_S = 3.0  # every session's polite close, all at once, at shutdown
+LOAD_LOG_INTERVAL = 60.0  # one load warning a minute per router, at most
+DRAIN_CANCELLED_S = 2.0  # how long cancelled pings get to unwind at shutdown
 
 log = logging.getLogger("linemon.broker")
 
-Opener = Callable[[Router], Awaitable[Session]]
 
+@dataclass
+class SendStats:
+    """Scheduled pings by what happened at the router."""
 
-@dataclass(frozen=True)
-class LastResult:
-    clock: float
-    duration_s: float
-    result: PingResult
+    sent: int = 0
+    on_time: int = 0
+    late: int = 0
+    skipped: int = 0
+    max_lateness: float = 0.0
+
+    def account(self, lateness: float | None) -> None:
+        """One scheduled slot: sent ``lateness`` seconds after it, or never (None: skipped)."""
+        if lateness is None:
+            self.skipped += 1
+            self.late += 1
+            return
+        self.sent += 1
+        self.max_lateness = max(self.max_lateness, lateness)
+        if lateness <= ON_TIME_SECONDS:
+            self.on_time += 1
+        else:
+            self.late += 1
 
 
 class Broker:
-    """Everything the broker does, without the socket or the signals."""
+    """The running broker, without the socket or the signals."""
 
     def __init__(self, config: Config, reporter: Reporter, opener: Opener | None = None) -> None:
         self.config = config
         self.reporter = reporter
-        self._opener = opener or self._default_opener
-        self._open_limiter = RateLimiter(config.broker.session_opens_per_second)
+        self._factory = SessionFactory(config)
+        self.pools = Pools(opener or self._factory, config)
         self._ping_limiter = RateLimiter(config.broker.max_pings_per_second)
-        self.pools: dict[str, RouterPool] = {}
-        self.routers: dict[str, Router] = {}
         self.scheduler = Scheduler(self._run_line, self._overrun)
-        self.last: dict[str, LastResult] = {}
+        self.last: dict[str, dict[str, Any]] = {}  # line id -> its last result payload
+        self.costs: dict[str, float] = {}  # line id -> session seconds a ping takes (EWMA)
         self.counts: dict[str, int] = {status: 0 for status in models.ALL_STATUSES}
+        self.sends = SendStats()
         self.started = time.time()
         self.durations = Histogram()
-        self.rejected_lines: dict[str, str] = {}
-        self._tasks: list[asyncio.Task[Any]] = []
-        # name -> callable adding a section to status (e.g. "sync" from the Zabbix syncer)
-        self.status_sources: dict[str, Callable[[], dict[str, Any]]] = {}
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._adhoc: set[asyncio.Task[Any]] = set()
+        self._load_warned: dict[str, float] = {}
+        self.journal = Journal()
 
     # -- configuration ----------------------------------------------------------------------
 
     async def apply(self, config: Config) -> dict[str, int]:
         """Make ``config`` the running configuration; returns what changed."""
-        old_routers = self.routers
-        self.routers = dict(config.routers)
         self.config = config
-        removed = [n for n in old_routers if n not in config.routers]
-        changed = [
-            n for n in config.routers if n in old_routers and old_routers[n] != config.routers[n]
-        ]
-        for name in removed + changed:
-            pool = self.pools.pop(name, None)
-            if pool is not None:
-                await pool.close()
-        lines = [line for line in config.lines.values() if line.router in self.routers]
-        added, changed_lines, removed_lines = self.scheduler.set_lines(lines)
-        for line_id in list(self.last):
-            if line_id not in config.lines:
-                del self.last[line_id]
+        self._factory.config = config
+        routers = await self.pools.apply(config.routers, config)
+        lines = [line for line in config.lines.values() if line.router in self.pools]
+        added, changed, removed = self.scheduler.set_lines(lines)
+        gone = [i for i in self.last if i not in config.lines]
+        for line_id in gone:
+            self.last.pop(line_id, None)
+            self.costs.pop(line_id, None)
+        self.journal.forget(gone)
         summary = {
-            "routers_removed": len(removed),
-            "routers_changed": len(changed),
+            "routers_added": len(routers.added),
+            "routers_removed": len(routers.removed),
+            "routers_changed": len(routers.changed),
             "lines_added": added,
-            "lines_changed": changed_lines,
-            "lines_removed": removed_lines,
+            "lines_changed": changed,
+            "lines_removed": removed,
         }
-        log.info("configuration applied", extra=summary)
+        # a sync that changed nothing is not news (it runs every few minutes)
+        level = logging.INFO if any(summary.values()) else logging.DEBUG
+        log.log(level, "configuration applied", extra=summary)
         return summary
-
-    async def _default_opener(self, router: Router) -> Session:
-        creds = self.config.credentials.get(router.credentials)
-        if creds is None:
-            raise SessionError(
-                router.name,
-                models.STATUS_AUTH_ERROR,
-                f"no credentials profile {router.credentials!r}",
-            )
-        transport = router.transport or self.config.broker.transport
-        return await open_session(
-            router, creds, HostKeys.from_settings(self.config.broker), transport
-        )
-
-    def pool(self, name: str) -> RouterPool:
-        pool = self.pools.get(name)
-        if pool is None:
-            router = self.routers[name]
-            pool = RouterPool(
-                router,
-                self._opener,
-                self._open_limiter,
-                self.config.broker.keepalive_interval,
-                RateLimiter(self.config.broker.router_pings_per_second),
-            )
-            self.pools[name] = pool
-        return pool
 
     # -- running ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self.scheduler.run_forever(), name="scheduler"),
-            loop.create_task(self.reporter.run(), name="reporter"),
-            loop.create_task(self._keepalive_loop(), name="keepalive"),
-        ]
+        self.spawn(self.scheduler.run_forever(), "scheduler")
+        self.spawn(self.reporter.run(), "reporter")
+        self.spawn(self._housekeeping(), "housekeeping")
 
-    async def _keepalive_loop(self) -> None:
-        interval = max(5.0, self.config.broker.keepalive_interval / 4)
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Start a named task that shutdown stops and awaits."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks[name] = task
+        return task
+
+    async def _housekeeping(self) -> None:
+        """Keep idle sessions warm; warn about routers whose lines need more than they have;
+        write the summary a minute."""
+        interval = min(max(5.0, self.config.broker.keepalive_interval / 4), 30.0)
         while True:
             await asyncio.sleep(interval)
-            for pool in list(self.pools.values()):
-                try:
-                    await pool.keep_warm()
-                except Exception:
-                    log.exception("keepalive failed", extra={"router": pool.router.name})
+            await self.pools.keep_warm()
+            self.warn_loads()
+            if self.journal.summary_due():
+                self.journal.summarise(self.summary_figures())
 
-    async def ping(self, router: str, request: PingRequest) -> tuple[PingResult, float]:
-        """Run one ping now on ``router``; returns the result and its start clock."""
+    def summary_figures(self) -> dict[str, Any]:
+        """Sessions, delivery and load for the summary line."""
+        pools = self.pools.opened()
+        delivery = self.reporter.stats()
+        loads = self.loads()
+        return {
+            "lines": len(self.scheduler.lines),
+            "sessions": sum(p.sessions for p in pools),
+            "queued": sum(p.waiting for p in pools),
+            "skipped_total": self.sends.skipped,
+            "overruns_total": self.scheduler.stats.overruns,
+            "values_sent_total": delivery.get("sent", 0),
+            "values_pending": delivery.get("pending", 0),
+            "values_held": delivery.get("held", 0),
+            "max_router_load": round(max((lo.load for lo in loads.values()), default=0.0), 2),
+        }
+
+    def warn_loads(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        for name, load in self.loads().items():
+            if load.load <= budget.LOAD_WARN or now < self._load_warned.get(name, -1e18):
+                continue
+            self._load_warned[name] = now + LOAD_LOG_INTERVAL
+            router = self.pools.routers[name]
+            log.warning(
+                "router over its session budget (once a minute)",
+                extra={
+                    "router": name,
+                    "load": round(load.load, 2),
+                    "sessions_needed": load.sessions_needed,
+                    "advice": budget.advice(name, load, router.max_sessions),
+                },
+            )
+
+    def loads(self) -> dict[str, budget.Load]:
+        """Every router's load from its lines' measured (or worst-case) session time."""
+        costs: dict[str, list[tuple[float, int]]] = {name: [] for name in self.pools.routers}
+        for line in self.scheduler.lines.values():
+            if line.router not in costs:
+                continue
+            cost = self.costs.get(line.id)
+            if cost is None:
+                cost = budget.worst_case(line, self.pools.get(line.router).platform)
+            costs[line.router].append((cost, line.interval))
+        return {
+            name: budget.router_load(items, self.pools.routers[name].max_sessions)
+            for name, items in costs.items()
+        }
+
+    async def ping(
+        self,
+        router: str,
+        request: PingRequest,
+        expires: float | None = None,
+        follow_up: FollowUp | None = None,
+    ) -> Outcome:
+        """Run one ping on ``router`` when one of its sessions is free."""
         await self._ping_limiter.acquire()
-        await self.pool(router).limiter.acquire()
-        clock = time.time()
-        result = await self.pool(router).ping(request)
-        self.durations.observe(time.time() - clock)
-        self.counts[result.status] = self.counts.get(result.status, 0) + 1
-        return result, clock
+        pool = self.pools.get(router)
+        await pool.limiter.acquire()
+        outcome = await pool.ping(request, expires, follow_up)
+        if outcome.sent_at is not None:
+            self.durations.observe(outcome.duration_s)
+        status = outcome.result.status
+        self.counts[status] = self.counts.get(status, 0) + 1
+        return outcome
+
+    def run_adhoc(self, line: Line) -> asyncio.Task[dict[str, Any]]:
+        """Start an on-demand ping now; recorded (sent to Zabbix) when it names a host."""
+
+        async def run() -> dict[str, Any]:
+            queued_at = time.time()
+            outcome = await self.ping(line.router, line.request)
+            clock = outcome.sent_at if outcome.sent_at is not None else queued_at
+            payload = result_payload(
+                line, outcome.result, clock, outcome.duration_s, outcome.queued_s
+            )
+            if line.zabbix_host:
+                self._deliver(line, payload, outcome.result)
+            return payload
+
+        task = asyncio.get_running_loop().create_task(run(), name=f"adhoc-{line.id}")
+        self._adhoc.add(task)
+        task.add_done_callback(self._adhoc.discard)
+        return task
 
     async def _run_line(self, line: Line, due: float) -> None:
-        if line.router not in self.routers:
+        if line.router not in self.pools:
             return
-        started = time.monotonic()
-        result, clock = await self.ping(line.router, line.request)
-        self.record(line, result, clock, time.monotonic() - started)
+        # Give up (skipped) just before the next slot, so a queued ping is never an overrun.
+        expires = time.monotonic() + (due + line.interval - SKIP_MARGIN_S - time.time())
+        request, follow_up, went_on = line.request, None, []
+        probe = self._down_probe_count(line)
+        if probe:
+            request = dataclasses.replace(line.request, count=probe)
+
+            def follow_up(result: PingResult) -> PingRequest | None:
+                if not result.received:
+                    return None
+                went_on.append(True)
+                return line.request
+
+        outcome = await self.ping(line.router, request, expires, follow_up)
+        result = outcome.result
+        if probe and not went_on and result.is_measurement:
+            result = dataclasses.replace(result, extra={**result.extra, "down_probe": True})
+        if outcome.sent_at is not None:
+            self.sends.account(outcome.sent_at - due)
+            self.costs[line.id] = budget.ewma(self.costs.get(line.id), outcome.duration_s)
+            clock = outcome.sent_at
+        else:
+            if result.status == models.STATUS_SKIPPED:
+                self.sends.account(None)
+            clock = due
+        payload = result_payload(line, result, clock, outcome.duration_s, outcome.queued_s)
+        self._deliver(line, payload, result)
+
+    def _down_probe_count(self, line: Line) -> int:
+        """Probes to send first when the line's last ping got no reply (0: the full ping)."""
+        count = line.down_probe_count
+        if count is None:
+            count = self.config.broker.down_probe_count
+        last = self.last.get(line.id)
+        if not count or count >= line.request.count or last is None:
+            return 0
+        return count if last["status"] == models.STATUS_NO_REPLY else 0
 
     def _overrun(self, line: Line, due: float) -> None:
         result = PingResult.failed(
@@ -161,20 +267,15 @@ class Broker:
             "the previous ping of this line had not finished at its next slot",
         )
         self.counts[models.STATUS_OVERRUN] += 1
-        self.record(line, result, due, 0.0)
+        self._deliver(line, result_payload(line, result, due, 0.0), result)
 
-    def record(self, line: Line, result: PingResult, clock: float, duration: float) -> None:
+    def _deliver(self, line: Line, payload: dict[str, Any], result: PingResult) -> None:
         """Keep the line's last result and hand it to the reporter for Zabbix."""
-        self.last[line.id] = LastResult(clock, duration, result)
-        payload = result.to_dict()
-        payload.update(
-            line=line.id,
-            router=line.router,
-            target=line.request.target,
-            duration_ms=round(duration * 1000, 1),
-        )
+        self.last[line.id] = payload
+        clock = payload["clock"]
         seconds = int(clock)
-        ns = int((clock - seconds) * 1e9)
+        ns = min(999_999_999, round((clock - seconds) * 1e9))
+        self.journal.result(line, result, f"{seconds}.{ns:09d}")
         self.reporter.submit(
             TrapperValue(
                 host=line.zabbix_host,
@@ -184,115 +285,41 @@ class Broker:
                 ns=ns,
             )
         )
-        if not log.isEnabledFor(logging.INFO):
-            return  # one record per ping: skip building it when it would be dropped
-        log.info(
-            "ping",
-            extra={
-                "line": line.id,
-                "router": line.router,
-                "status": result.status,
-                "loss_pct": result.loss_pct,
-                "rtt_avg_ms": result.rtt_avg_ms,
-                "clock": f"{seconds}.{ns:09d}",
-            },
-        )
+
+    # -- stopping ---------------------------------------------------------------------------
 
     async def shutdown(self, timeout: float) -> dict[str, int]:
         """Stop scheduling and end within ``timeout`` plus a few seconds, however loaded.
 
-        Running pings get until the deadline (then they are cancelled and counted: no value
-        is sent for them); the reporter sends what it can in what is left (at least
-        ``REPORTER_FINAL_S``; the spool keeps the rest for the next start); every router's
-        sessions are closed at once, all within ``SESSION_CLOSE_S``.
+        Running pings, scheduled and on-demand alike, get until the deadline (then they are
+        cancelled and counted: no value is sent for them); the reporter sends what it can in
+        what is left (at least ``REPORTER_FINAL_S``; the spool keeps the rest for the next
+        start); every task the broker started is stopped and awaited; every router's
+        sessions are closed at once.
         """
         deadline = time.monotonic() + timeout
-        scheduler_task = self._tasks[0] if self._tasks else None
-        if scheduler_task is not None:
-            scheduler_task.cancel()
-        cancelled = await self.scheduler.drain(timeout)
+        scheduler = self._tasks.pop("scheduler", None)
+        if scheduler is not None:
+            scheduler.cancel()
+        cancelled = await _drain(self.scheduler.running() + list(self._adhoc), timeout)
+        reporter = self._tasks.pop("reporter", None)
         await self.reporter.stop(max(deadline - time.monotonic(), REPORTER_FINAL_S))
-        for task in self._tasks:
+        rest = [t for t in [scheduler, reporter, *self._tasks.values()] if t is not None]
+        for task in rest:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        closing = asyncio.gather(
-            *(pool.close() for pool in self.pools.values()), return_exceptions=True
-        )
-        try:
-            await asyncio.wait_for(closing, SESSION_CLOSE_S)
-        except TimeoutError:
-            log.warning("sessions still closing at exit", extra={"after_s": SESSION_CLOSE_S})
+        await asyncio.gather(*rest, return_exceptions=True)
+        self._tasks.clear()
+        await self.pools.close_all()
         return {"cancelled_pings": cancelled}
 
-    # -- views ------------------------------------------------------------------------------
 
-    def line_rows(self, router: str | None = None) -> list[dict[str, Any]]:
-        rows = []
-        for line in sorted(self.scheduler.lines.values(), key=lambda item: item.id):
-            if router is not None and line.router != router:
-                continue
-            last = self.last.get(line.id)
-            rows.append(
-                {
-                    "id": line.id,
-                    "router": line.router,
-                    "target": line.request.target,
-                    "vrf": line.request.vrf or "",
-                    "interval": line.interval,
-                    "zabbix_host": line.zabbix_host,
-                    "zabbix_key": line.zabbix_key,
-                    "origin": line.origin,
-                    "offset_s": round(self.scheduler.offset(line.id) or 0.0, 2),
-                    "last": None
-                    if last is None
-                    else {
-                        "clock": round(last.clock, 3),
-                        "duration_ms": round(last.duration_s * 1000, 1),
-                        **last.result.to_dict(),
-                    },
-                }
-            )
-        return rows
-
-    def router_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for name, router in sorted(self.routers.items()):
-            pool = self.pools.get(name)
-            if pool is not None:
-                rows.append(pool.describe())
-            else:
-                rows.append(
-                    {
-                        "name": name,
-                        "host": router.host,
-                        "platform": router.platform,
-                        "sessions": 0,
-                        "max_sessions": router.max_sessions,
-                    }
-                )
-        return rows
-
-    def status(self) -> dict[str, Any]:
-        stats = self.scheduler.stats
-        pools = list(self.pools.values())
-        return {
-            "uptime_s": round(time.time() - self.started, 1),
-            "routers": len(self.routers),
-            "lines": len(self.scheduler.lines),
-            "sessions": sum(p.sessions for p in pools),
-            "sessions_busy": sum(p.busy for p in pools),
-            "routers_in_backoff": sum(1 for p in pools if p.in_backoff()),
-            "queue_depth": sum(p.waiting for p in pools),
-            "in_flight": self.scheduler.in_flight,
-            "pings_started": stats.started,
-            "pings_on_time": stats.on_time,
-            "pings_late": stats.late,
-            "overruns": stats.overruns,
-            "max_lateness_s": round(stats.max_lateness, 3),
-            "results": dict(self.counts),
-            "reconnects": sum(p.stats.reconnects for p in pools),
-            "open_failures": sum(p.stats.open_failures for p in pools),
-            "rejected_lines": len(self.rejected_lines),
-            "delivery": self.reporter.stats(),
-            **{name: source() for name, source in self.status_sources.items()},
-        }
+async def _drain(tasks: list[asyncio.Task[Any]], timeout: float) -> int:
+    """Wait up to ``timeout`` for ``tasks``; cancel the rest and return how many."""
+    if not tasks:
+        return 0
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=DRAIN_CANCELLED_S)
+    return len(pending)

@@ -1,36 +1,33 @@
-"""Socket requests -> broker calls. The one place where internal errors become error codes."""
+"""Socket requests -> service calls. The one place where errors become error codes.
+
+Each operation reads and validates its arguments, calls one ``Service`` method and returns
+plain JSON. An error leaves with its kind (``linemon_agent.errors``) as the socket's error
+code (``protocol.KIND_CODES``); anything unexpected is logged and answered ``internal``.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from linemon_agent import options, protocol, validate
-from linemon_agent.errors import LinemonError, ValidationError
-from linemon_agent.models import DEFAULT_ITEM_KEY, Line, PingRequest
+from linemon_agent.errors import LinemonError
+from linemon_agent.models import DEFAULT_ITEM_KEY, PingRequest
 
-from .core import Broker
+from .service import Service
 
 log = logging.getLogger("linemon.handlers")
 
+Operation = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
 class Handlers:
-    """Implements each protocol operation against a Broker."""
+    """Implements each protocol operation against the Service."""
 
-    def __init__(
-        self,
-        broker: Broker,
-        reload: Callable[[], Awaitable[dict[str, Any]]],
-        sync: Callable[[], Awaitable[dict[str, Any]]] | None = None,
-    ) -> None:
-        self.broker = broker
-        self._reload = reload
-        self._sync = sync
-        self._background: set[asyncio.Task[Any]] = set()
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._ops: dict[str, Operation] = {op: getattr(self, f"op_{op}") for op in protocol.OPS}
 
     async def handle(self, line: bytes) -> bytes:
         """Answer one request frame; never raises."""
@@ -39,13 +36,9 @@ class Handlers:
         except protocol.ProtocolError as exc:
             return protocol.error(exc.code, exc.message)
         try:
-            result = await getattr(self, f"op_{op}")(args)
-        except protocol.ProtocolError as exc:
-            return protocol.error(exc.code, exc.message)
-        except ValidationError as exc:
-            return protocol.error(protocol.E_INVALID, str(exc))
+            result = await self._ops[op](args)
         except LinemonError as exc:
-            return protocol.error(protocol.E_INVALID, str(exc))
+            return protocol.error_for(exc.kind, str(exc))
         except Exception:
             log.exception("request failed", extra={"op": op})
             return protocol.error(protocol.E_INTERNAL, "internal error; see the broker's log")
@@ -56,91 +49,42 @@ class Handlers:
     async def op_ping(self, args: dict[str, Any]) -> Any:
         wait = bool(args.get("wait", False))
         if args.get("line"):
-            line_id = validate.name(args["line"], "line")
-            line = self.broker.scheduler.lines.get(line_id)
-            if line is None:
-                raise protocol.ProtocolError(protocol.E_NOT_FOUND, f"no line {line_id!r}")
+            line = self.service.line(validate.name(args["line"], "line"))
         else:
             router = validate.name(args.get("router"), "router")
-            if router not in self.broker.routers:
-                known = ", ".join(sorted(self.broker.routers)) or "none"
-                raise protocol.ProtocolError(
-                    protocol.E_NOT_FOUND, f"no router {router!r}; known: {known}"
-                )
             request = PingRequest.from_strings(
                 {"target": args.get("target"), **{k: args.get(k) for k in options.NAMES}}
             )
             host = args.get("zabbix_host")
-            line = Line(
-                id=f"adhoc-{router}-{request.target}",
-                router=router,
-                request=request,
-                zabbix_host=validate.zabbix_host(host) if host else "",
-                zabbix_key=validate.zabbix_key(args.get("zabbix_key") or DEFAULT_ITEM_KEY),
-                origin="adhoc",
+            line = self.service.adhoc_line(
+                router,
+                request,
+                validate.zabbix_host(host) if host else "",
+                validate.zabbix_key(args.get("zabbix_key") or DEFAULT_ITEM_KEY),
             )
-        task = asyncio.get_running_loop().create_task(self._run(line))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        if not wait:
-            return 1
-        pool = self.broker.pool(line.router)
-        limit = pool.platform.worst_case_seconds(line.request) + 30.0
-        return await asyncio.wait_for(asyncio.shield(task), limit)
-
-    async def _run(self, line: Line) -> dict[str, Any]:
-        started = time.monotonic()
-        result, clock = await self.broker.ping(line.router, line.request)
-        duration = time.monotonic() - started
-        if line.zabbix_host:
-            self.broker.record(line, result, clock, duration)
-        return {
-            **result.to_dict(),
-            "line": line.id,
-            "router": line.router,
-            "target": line.request.target,
-            "clock": round(clock, 3),
-            "duration_ms": round(duration * 1000, 1),
-        }
+        return await self.service.ping(line, wait)
 
     async def op_discover(self, args: dict[str, Any]) -> Any:
-        router = validate.name(args["router"], "router") if args.get("router") else None
-        return [
-            {
-                "{#LINE.ID}": row["id"],
-                "{#LINE.TARGET}": row["target"],
-                "{#LINE.ROUTER}": row["router"],
-                "{#LINE.VRF}": row["vrf"],
-                "{#LINE.INTERVAL}": row["interval"],
-                "{#LINE.HOST}": row["zabbix_host"],
-                "{#LINE.KEY}": row["zabbix_key"],
-            }
-            for row in self.broker.line_rows(router)
-        ]
+        return self.service.discover(_router(args))
 
     async def op_status(self, args: dict[str, Any]) -> Any:
-        return self.broker.status()
+        return self.service.status().to_dict()
 
     async def op_routers(self, args: dict[str, Any]) -> Any:
-        return self.broker.router_rows()
+        return [view.to_dict() for view in self.service.routers()]
 
     async def op_lines(self, args: dict[str, Any]) -> Any:
-        router = validate.name(args["router"], "router") if args.get("router") else None
-        return self.broker.line_rows(router)
+        return self.service.line_rows(_router(args))
 
     async def op_result(self, args: dict[str, Any]) -> Any:
-        line_id = validate.name(args.get("line"), "line")
-        rows = [row for row in self.broker.line_rows() if row["id"] == line_id]
-        if not rows:
-            raise protocol.ProtocolError(protocol.E_NOT_FOUND, f"no line {line_id!r}")
-        return rows[0]["last"]
+        return self.service.result(validate.name(args.get("line"), "line"))
 
     async def op_reload(self, args: dict[str, Any]) -> Any:
-        return await self._reload()
+        return await self.service.reload()
 
     async def op_sync(self, args: dict[str, Any]) -> Any:
-        if self._sync is None:
-            raise protocol.ProtocolError(
-                protocol.E_NOT_FOUND, "no Zabbix API sync is configured ([zabbix.api])"
-            )
-        return await self._sync()
+        return await self.service.sync()
+
+
+def _router(args: dict[str, Any]) -> str | None:
+    return validate.name(args["router"], "router") if args.get("router") else None

@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .views import BrokerStatus, RouterView
+
 log = logging.getLogger("linemon.metrics")
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -48,8 +50,8 @@ def _label(value: str) -> str:
 
 
 def render(
-    status: dict[str, Any],
-    routers: list[dict[str, Any]],
+    status: BrokerStatus,
+    routers: list[RouterView],
     durations: Histogram,
     requests: Histogram,
 ) -> str:
@@ -61,61 +63,85 @@ def render(
         out.append(f"# TYPE linemon_{name} {kind}")
         out.extend(f"linemon_{name}{labels} {value}" for labels, value in samples)
 
-    metric("routers", "gauge", "Routers configured.", [("", status["routers"])])
-    metric("lines", "gauge", "Lines scheduled.", [("", status["lines"])])
+    metric("routers", "gauge", "Routers configured.", [("", status.routers)])
+    metric("lines", "gauge", "Lines scheduled.", [("", status.lines)])
     metric(
         "sessions",
         "gauge",
         "Open router sessions.",
-        [(f'{{router="{_label(r["name"])}"}}', r.get("sessions", 0)) for r in routers],
+        [(f'{{router="{_label(r.name)}"}}', r.sessions) for r in routers],
     )
     metric(
-        "queue_depth", "gauge", "Pings waiting for a free session.", [("", status["queue_depth"])]
+        "queue_depth", "gauge", "Pings waiting for a free session.", [("", status.queue_depth)]
     )
     metric(
         "overruns_total",
         "counter",
         "Line slots skipped because the previous ping still ran.",
-        [("", status["overruns"])],
+        [("", status.overruns)],
     )
     metric(
         "pings_total",
         "counter",
         "Ping results by status.",
-        [(f'{{status="{_label(s)}"}}', n) for s, n in sorted(status["results"].items())],
+        [(f'{{status="{_label(s)}"}}', n) for s, n in sorted(status.results.items())],
     )
     metric(
         "reconnects_total",
         "counter",
         "Sessions dropped and reopened.",
-        [("", status["reconnects"])],
+        [("", status.reconnects)],
     )
     metric(
         "session_open_failures_total",
         "counter",
         "Failed session opens (backoff follows).",
-        [("", status["open_failures"])],
+        [("", status.open_failures)],
     )
     metric(
         "routers_in_backoff",
         "gauge",
         "Routers waiting out a reconnect backoff.",
-        [("", status["routers_in_backoff"])],
+        [("", status.routers_in_backoff)],
     )
-    by_router = [(f'{{router="{_label(r["name"])}"}}', r) for r in routers]
+    by_router = [(f'{{router="{_label(r.name)}"}}', r) for r in routers]
     metric(
         "router_open_failures_total",
         "counter",
         "Failed session opens per router.",
-        [(labels, r.get("open_failures", 0)) for labels, r in by_router],
+        [(labels, r.open_failures) for labels, r in by_router],
     )
     metric(
         "router_backoff_seconds",
         "gauge",
         "Seconds until a router's next session open may be tried (0: not in backoff).",
-        [(labels, r.get("backoff_s", 0)) for labels, r in by_router],
+        [(labels, r.backoff_s) for labels, r in by_router],
     )
-    delivery = status.get("delivery", {})
+    metric(
+        "router_load",
+        "gauge",
+        "Session time a router's lines need / session time it has (1: every session busy).",
+        [(labels, r.load) for labels, r in by_router],
+    )
+    metric(
+        "router_skipped_total",
+        "counter",
+        "Pings never sent because the router's sessions were busy until the next slot.",
+        [(labels, r.skipped) for labels, r in by_router],
+    )
+    metric(
+        "pings_late_total",
+        "counter",
+        "Scheduled pings sent more than 5 s after their slot, or skipped.",
+        [("", status.pings_late)],
+    )
+    metric(
+        "pings_on_time_total",
+        "counter",
+        "Scheduled pings sent to the router within 5 s of their slot.",
+        [("", status.pings_on_time)],
+    )
+    delivery = status.delivery
     for key, kind in (
         ("sent", "counter"),
         ("failed", "counter"),

@@ -172,8 +172,10 @@ class Reporter:
         send_timeout: float = 60.0,
         memory_limit: int = 100_000,
         probe_concurrency: int = ZabbixSettings.probe_concurrency,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spool = spool
+        self._clock = clock  # monotonic seconds: backoffs and the reject_after bound
         self.send = send
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -248,7 +250,7 @@ class Reporter:
         try:
             while not self._stop.is_set():
                 await self._pause()
-                await self._drain()
+                await self.deliver_due()
         finally:
             self._done.set()
 
@@ -260,7 +262,7 @@ class Reporter:
         task = self._task
         try:
             if task is None or task.done():
-                await asyncio.wait_for(self._drain(), timeout)
+                await asyncio.wait_for(self.deliver_due(), timeout)
             else:
                 await asyncio.wait_for(self._done.wait(), timeout)
         except TimeoutError:
@@ -280,14 +282,14 @@ class Reporter:
             )
 
     async def _pause(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if now < self._retry_at:
             await _wait(self._stop, self._retry_at - now)
         else:
             await _wait(self._wake, self.flush_interval)
         self._wake.clear()
 
-    async def _drain(self) -> None:
+    async def deliver_due(self) -> None:
         """Send rounds until nothing is due or a send fails."""
         self._fresh = 0
         self._failed_round = False
@@ -297,7 +299,7 @@ class Reporter:
         while True:
             try:
                 batch, probes = plan_round(
-                    self.spool.scan(), self.items, time.monotonic(), self.batch_size
+                    self.spool.scan(), self.items, self._clock(), self.batch_size
                 )
             except SpoolError as exc:
                 self._fail("spool_errors", exc)
@@ -404,7 +406,7 @@ class Reporter:
 
     def _refused_probe(self, entry: Spooled) -> None:
         """An unverified item's value was refused: back off, or reject the item's values."""
-        now = time.monotonic()
+        now = self._clock()
         host, key = item = entry.value.item
         state = self.items.setdefault(item, ItemState())
         state.failures += 1
@@ -432,7 +434,7 @@ class Reporter:
         self._failed_round = True
         self._errors_in_row += 1
         delay = backoff(self._errors_in_row, self.retry_base, self.retry_cap)
-        self._retry_at = time.monotonic() + delay
+        self._retry_at = self._clock() + delay
         log.warning(
             "delivery failed; values stay in the spool",
             extra={"error": self.last_error, "retry_in_s": round(delay, 2),
@@ -461,7 +463,7 @@ class Reporter:
             "oldest_pending_age_s": round(max(0.0, age), 3),
             "items_verified": sum(1 for s in self.items.values() if s.verified),
             "items_failing": sum(1 for s in self.items.values() if s.failures),
-            "retry_in_s": round(max(0.0, self._retry_at - time.monotonic()), 3),
+            "retry_in_s": round(max(0.0, self._retry_at - self._clock()), 3),
             "last_error": self.last_error,
             "last_rejected": self.last_rejected,
         }

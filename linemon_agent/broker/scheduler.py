@@ -1,7 +1,7 @@
 """Interval scheduling: each line runs on its interval, a router's lines spread over it.
 
 Planning is pure (``plan_offsets``, ``next_due``); ``Scheduler`` is the thin asyncio shell
-that wakes at each due time, starts the ping and detects overruns (a line whose previous
+that wakes at each due time, starts the line's task and detects overruns (a line whose previous
 ping has not finished when its next slot comes is counted, logged and reported, never
 silently queued twice). Overrun warnings are summarised: at most one log event per
 ``OVERRUN_LOG_INTERVAL`` seconds, with the count since the last one and a few line ids, so an
@@ -17,14 +17,14 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
-from linemon_agent.models import Line
+from linemon_agent.models import Line, diff_keys
 
 log = logging.getLogger("linemon.scheduler")
 
-ON_TIME_SECONDS = 5.0
 OVERRUN_LOG_INTERVAL = 60.0
 OVERRUN_EXAMPLES = 5
 
@@ -61,11 +61,8 @@ def next_due(now: float, interval: int, offset: float) -> float:
 
 @dataclass
 class SchedulerStats:
-    started: int = 0
-    on_time: int = 0
-    late: int = 0
-    overruns: int = 0
-    max_lateness: float = 0.0
+    dispatched: int = 0  # slots whose task was started
+    overruns: int = 0  # slots not started: the line's previous task still ran
 
 
 RunLine = Callable[[Line, float], Awaitable[None]]
@@ -92,8 +89,9 @@ class Scheduler:
         self.stats = SchedulerStats()
 
     @property
-    def lines(self) -> dict[str, Line]:
-        return dict(self._lines)
+    def lines(self) -> Mapping[str, Line]:
+        """The scheduled lines by id (a read-only view, not a copy)."""
+        return MappingProxyType(self._lines)
 
     @property
     def in_flight(self) -> int:
@@ -105,9 +103,7 @@ class Scheduler:
     def set_lines(self, lines: Iterable[Line]) -> tuple[int, int, int]:
         """Replace the line set; returns (added, changed, removed). Applies at once."""
         new = {line.id: line for line in lines}
-        added = [i for i in new if i not in self._lines]
-        removed = [i for i in self._lines if i not in new]
-        changed = [i for i in new if i in self._lines and new[i] != self._lines[i]]
+        added, changed, removed = diff_keys(self._lines, new)
         self._lines = new
         self._offsets = plan_offsets(new.values())
         now = self._clock()
@@ -150,14 +146,10 @@ class Scheduler:
             self._log_overrun(line)
             self._on_overrun(line, due)
             return
-        lateness = now - due
-        self.stats.started += 1
-        self.stats.max_lateness = max(self.stats.max_lateness, lateness)
-        if lateness <= ON_TIME_SECONDS:
-            self.stats.on_time += 1
-        else:
-            self.stats.late += 1
-        task = asyncio.get_running_loop().create_task(self._guarded(line, due))
+        self.stats.dispatched += 1
+        task = asyncio.get_running_loop().create_task(
+            self._guarded(line, due), name=f"line-{line.id}"
+        )
         self._in_flight[line.id] = task
 
     def _log_overrun(self, line: Line) -> None:
@@ -187,14 +179,6 @@ class Scheduler:
         finally:
             self._in_flight.pop(line.id, None)
 
-    async def drain(self, timeout: float) -> int:
-        """Wait up to ``timeout`` for running pings; cancel the rest and return how many."""
-        tasks = list(self._in_flight.values())
-        if not tasks:
-            return 0
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=2.0)
-        return len(pending)
+    def running(self) -> list[asyncio.Task[None]]:
+        """The lines' tasks still running (for shutdown to drain)."""
+        return list(self._in_flight.values())

@@ -2,8 +2,9 @@
 
 Signal handlers only record the signal; the main loop acts on it. SIGTERM/SIGINT: stop
 accepting, let running pings finish within ``shutdown_timeout``, cancel the rest (and say
-how many), flush results, close sessions. A second SIGINT/SIGTERM exits at once. SIGHUP:
-reload the configuration file (a bad file is logged and the running one kept).
+how many), flush results, close sessions. A second SIGINT/SIGTERM makes the main loop exit
+at once. SIGHUP: reload the configuration file (a bad file is logged and the running one
+kept).
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ from linemon_agent import log as logsetup
 from linemon_agent import protocol
 from linemon_agent.config import Config, load_config
 from linemon_agent.errors import ConfigError, LinemonError
-from linemon_agent.zbxmodel import merge
 
 from .core import Broker
 from .handlers import Handlers
+from .lineset import LineSource, secret_values
 from .metrics import REQUEST_BUCKETS, Histogram, MetricsServer, render
 from .reporter import Reporter, zabbix_sender
+from .service import Service
 from .spool import SpoolError, open_spool
-from .syncer import Syncer, interpret
+from .syncer import Syncer
 
 log = logging.getLogger("linemon.server")
 
@@ -40,13 +42,13 @@ READ_TIMEOUT = 10.0
 EXIT_CONFIG = 78  # EX_CONFIG
 EXIT_LOCKED = 75  # EX_TEMPFAIL
 EXIT_SPOOL = 73  # EX_CANTCREAT: the spool cannot be opened (permissions, disk)
+EXIT_FORCED = 1  # a second SIGTERM/SIGINT during the shutdown
 
 
 class BrokerServer:
     """The socket server around a Broker."""
 
-    def __init__(self, broker: Broker, handlers: Handlers, socket_path: Path) -> None:
-        self.broker = broker
+    def __init__(self, handlers: Handlers, socket_path: Path) -> None:
         self.handlers = handlers
         self.socket_path = socket_path
         self._server: asyncio.AbstractServer | None = None
@@ -158,56 +160,33 @@ async def _serve_locked(config_path: Path, config: Config) -> int:
         probe_concurrency=config.zabbix.probe_concurrency,
     )
     broker = Broker(config, reporter)
-    broker.status_sources["spool"] = lambda: {
+    syncer = Syncer(config.zabbix_api, settings.state_dir) if config.zabbix_api.url else None
+    lines = LineSource(config_path, config, syncer)
+    await lines.first_fetch()
+    await broker.apply(lines.compose())
+    service = Service(broker, lines)
+    service.sections["spool"] = lambda: {
         "path": str(spool.path),
         "quarantined": "" if quarantined is None else str(quarantined),
     }
-    syncer = Syncer(config.zabbix_api, settings.state_dir) if config.zabbix_api.url else None
-    state = _SyncState(config, syncer)
-    if syncer is not None:
-        logsetup.REDACTOR.register(syncer.secret_values())
-        broker.status_sources["sync"] = syncer.status
-        await state.first_fetch()
-    await broker.apply(state.compose(broker))
 
-    async def reload() -> dict[str, Any]:
-        try:
-            new = load_config(config_path)
-        except LinemonError as exc:
-            log.error(
-                "reload refused; keeping the running configuration", extra={"error": str(exc)}
-            )
-            raise
-        logsetup.REDACTOR.register(secret_values(new))
-        state.file_config = new
-        return await broker.apply(state.compose(broker))
-
-    async def sync_now() -> dict[str, Any]:
-        assert syncer is not None
-        state.raw = await syncer.fetch()
-        summary = await broker.apply(state.compose(broker))
-        return {**summary, **syncer.status()}
-
-    handlers = Handlers(broker, reload, sync_now if syncer is not None else None)
-    server = BrokerServer(broker, handlers, settings.socket)
+    server = BrokerServer(Handlers(service), settings.socket)
     await server.start(settings.socket_mode, settings.socket_group)
     broker.start()
-    sync_task = (
-        asyncio.get_running_loop().create_task(state.loop(broker), name="sync")
-        if state.syncer is not None
-        else None
-    )
+    if syncer is not None:
+        broker.spawn(lines.sync_forever(broker.apply), "sync")
     metrics: MetricsServer | None = None
     if settings.metrics_listen:
         metrics = MetricsServer(
             settings.metrics_listen,
-            lambda: {"ok": True, **broker.status()},
+            lambda: {"ok": True, **service.status().to_dict()},
             lambda: render(
-                broker.status(), broker.router_rows(), broker.durations, server.request_times
+                service.status(), service.routers(), broker.durations, server.request_times
             ),
         )
         await metrics.start()
-        broker.status_sources["metrics"] = lambda: {"listen": f"{metrics.host}:{metrics.port}"}
+        listen = f"{metrics.host}:{metrics.port}"
+        service.sections["metrics"] = lambda: {"listen": listen}
     log.info(
         "broker started",
         extra={
@@ -218,109 +197,83 @@ async def _serve_locked(config_path: Path, config: Config) -> int:
         },
     )
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    hup = asyncio.Event()
-    received: list[int] = []
-
-    def on_stop(signum: int) -> None:
-        received.append(signum)
-        if len(received) > 1:
-            log.warning("second signal: exiting now")
-            os._exit(1)
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_stop, signum)
-    loop.add_signal_handler(signal.SIGHUP, hup.set)
-
-    while not stop.is_set():
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(hup.wait())]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
-        if hup.is_set() and not stop.is_set():
-            hup.clear()
-            with contextlib.suppress(LinemonError):
-                await reload()
+    signals = _Signals(asyncio.get_running_loop())
+    while True:
+        await signals.next()
+        if signals.stop:
+            break
+        with contextlib.suppress(LinemonError):  # logged by reload; the running config stays
+            await service.reload()
 
     log.info(
         "shutting down: no longer accepting requests",
-        extra={"signal": signal.Signals(received[0]).name if received else ""},
+        extra={"signal": signals.first_stop_name},
     )
     await server.stop_accepting()
-    if sync_task is not None:
-        sync_task.cancel()
     if metrics is not None:
         await metrics.stop()
-    summary = await broker.shutdown(settings.shutdown_timeout)
+    stopping = asyncio.ensure_future(broker.shutdown(settings.shutdown_timeout))
+    if not await signals.race_force(stopping):
+        log.warning("second signal: exiting now, without waiting for the shutdown")
+        return EXIT_FORCED
+    summary = stopping.result()
     delivery = reporter.stats()
     log.info("broker stopped", extra={**summary, "pending_values": delivery.get("pending", 0)})
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.remove_signal_handler(signum)
+    signals.remove()
     return 0
 
 
-class _SyncState:
-    """The file configuration and the last good Zabbix answer, composed into one Config."""
+class _Signals:
+    """Signal handlers that only record: the main loop reads ``stop``, ``hup``, ``force``.
 
-    def __init__(self, file_config: Config, syncer: Syncer | None) -> None:
-        self.file_config = file_config
-        self.syncer = syncer
-        self.raw: dict[str, Any] | None = None
-        self._logged: set[tuple[str, str]] = set()
+    SIGTERM/SIGINT ask for a phased stop; a second one forces an exit (uvicorn's way); SIGHUP
+    asks for a reload.
+    """
 
-    async def first_fetch(self) -> None:
-        assert self.syncer is not None
-        try:
-            self.raw = await asyncio.wait_for(self.syncer.fetch(), self.syncer.settings.timeout)
-        except (LinemonError, TimeoutError) as exc:
-            self.raw = self.syncer.load_cache()
-            log.error(
-                "Zabbix API unavailable at start; using the cached line set"
-                if self.raw
-                else "Zabbix API unavailable and no cache: no synced lines",
-                extra={"error": str(exc)},
-            )
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._event = asyncio.Event()
+        self._forced = asyncio.Event()
+        self.received: list[int] = []
+        self.hup = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._on_stop, signum)
+        loop.add_signal_handler(signal.SIGHUP, self._on_hup)
 
-    def compose(self, broker: Broker) -> Config:
-        if self.syncer is None or self.raw is None:
-            return self.file_config
-        result = interpret(
-            self.raw,
-            list(self.file_config.credentials),
-            self.file_config.zabbix_api.default_platform,
-        )
-        merged, refused = merge(self.file_config, result)
-        self.syncer.rejected = refused
-        broker.rejected_lines = refused
-        for host, reason in refused.items():
-            if (host, reason) not in self._logged:
-                log.warning("Zabbix line refused", extra={"zabbix_host": host, "reason": reason})
-        for warning in result.warnings:
-            if ("", warning) not in self._logged:
-                log.warning(warning)
-        self._logged = set(refused.items()) | {("", w) for w in result.warnings}
-        logsetup.REDACTOR.register(secret_values(merged))
-        return merged
+    @property
+    def stop(self) -> bool:
+        return bool(self.received)
 
-    async def loop(self, broker: Broker) -> None:
-        assert self.syncer is not None
-        while True:
-            await asyncio.sleep(self.syncer.next_delay())
-            try:
-                self.raw = await self.syncer.fetch()
-            except LinemonError as exc:
-                log.warning(
-                    "Zabbix API sync failed; keeping the last good line set",
-                    extra={"error": str(exc), "failures": self.syncer.failures},
-                )
-                continue
-            await broker.apply(self.compose(broker))
+    @property
+    def first_stop_name(self) -> str:
+        return signal.Signals(self.received[0]).name if self.received else ""
 
+    def _on_stop(self, signum: int) -> None:
+        self.received.append(signum)
+        if len(self.received) > 1:
+            self._forced.set()
+        self._event.set()
 
-def secret_values(config: Config) -> list[str]:
-    return [c.password.value for c in config.credentials.values() if c.password]
+    def _on_hup(self) -> None:
+        self.hup = True
+        self._event.set()
+
+    async def next(self) -> None:
+        """Wait for the next signal; afterwards ``stop`` or ``hup`` says which."""
+        await self._event.wait()
+        self._event.clear()
+        self.hup = False
+
+    async def race_force(self, work: asyncio.Future[Any]) -> bool:
+        """Await ``work`` unless a second stop signal comes first (then False)."""
+        forced = asyncio.ensure_future(self._forced.wait())
+        await asyncio.wait([work, forced], return_when=asyncio.FIRST_COMPLETED)
+        forced.cancel()
+        return work.done()
+
+    def remove(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            self._loop.remove_signal_handler(signum)
 
 
 def main(config_path: Path) -> int:
@@ -333,4 +286,10 @@ def main(config_path: Path) -> int:
         return EXIT_CONFIG
     logsetup.setup(config.broker.log_format, config.broker.log_level)
     logsetup.REDACTOR.register(secret_values(config))
-    return asyncio.run(serve(config_path, config))
+    code = asyncio.run(serve(config_path, config))
+    if code == EXIT_FORCED:
+        # Forced by a second signal: pings still running (paramiko's worker threads among
+        # them) must not hold the process; exit without waiting for them.
+        logging.shutdown()
+        os._exit(code)
+    return code

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from linemon_agent.config import ZabbixApiSettings
-from linemon_agent.errors import LinemonError
+from linemon_agent.errors import LinemonError, UnavailableError
 from linemon_agent.secrets import Secret, read_secret_env, read_secret_file
 from linemon_agent.zbxmodel import LINE_TAG, SyncResult, ZbxHost, ZbxTemplate, build
 
@@ -27,7 +27,7 @@ log = logging.getLogger("linemon.syncer")
 BACKOFF_MAX = 300.0
 
 
-class SyncError(LinemonError):
+class SyncError(UnavailableError):
     """The Zabbix API could not be read."""
 
 

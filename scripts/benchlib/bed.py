@@ -79,7 +79,7 @@ def broker_doc(
         "broker": {
             "host_key_policy": "insecure",
             "transport": transport,
-            "log_level": "info",  # the default: per-ping log events carry each start clock
+            "log_level": "debug",  # the per-ping log events carry each ping's clock
             "metrics_listen": "127.0.0.1:0",  # the client path reads its request histogram
             "max_pings_per_second": 5000,
             # raised from the default 20/s so that 1,000 routers are warm in seconds

@@ -75,10 +75,10 @@ def on_time(
 ) -> dict[str, Any]:
     """On-time figures for the pings whose slot falls in ``window`` (start, end) wall clock.
 
-    A ping is on time when it started (its result's clock) within ON_TIME_S of its slot. An
-    overrun (the broker skipped the slot; its value carries the slot as clock) is not; a slot
-    with no value at all is not either: the denominator is ``expected`` (lines x intervals in
-    the window) or the values seen, whichever is larger.
+    A ping is on time when it went to the router (its result's clock) within ON_TIME_S of its
+    slot. An overrun or a skipped ping (never sent; its value carries the slot as clock) is
+    not; a slot with no value at all is not either: the denominator is ``expected`` (lines x
+    intervals in the window) or the values seen, whichever is larger.
     """
     start, end = window
     late: list[float] = []
@@ -91,7 +91,7 @@ def on_time(
         if not start <= slot < end:
             continue
         seen += 1
-        if ping.status == "overrun":
+        if ping.status in ("overrun", "skipped"):  # never sent at its slot
             overruns += 1
             continue
         late.append(delay)

@@ -27,13 +27,14 @@ DELIVERY_KEYS = ("submitted", "sent", "pending", "batches", "probes", "items_ver
 
 
 def _durations(bed: Bed, window: tuple[float, float]) -> list[float]:
-    """duration_ms of the results the trapper received whose ping started in ``window``."""
+    """queued_ms + duration_ms of the results the trapper received whose ping was sent in
+    ``window`` (the wait for a session and the router's time: the task start to the result)."""
     out = []
     for received in bed.trapper.values():
         if window[0] <= received.clock + received.ns / 1e9 < window[1]:
             payload = json.loads(received.value)
-            if payload["status"] != "overrun":
-                out.append(float(payload["duration_ms"]))
+            if payload["status"] not in ("overrun", "skipped"):
+                out.append(float(payload["duration_ms"]) + float(payload.get("queued_ms", 0)))
     return out
 
 
@@ -127,11 +128,12 @@ def overhead(work: Path, routers: int, lines: int, interval: int, rounds: int) -
     step = scheduled(work, routers, lines, interval, rounds, time_scale=0.0)
     return {
         "definition": (
-            "duration_ms of scheduled pings as the broker reports it in each result (from the "
-            "slot's task start, through rate limiters, session checkout, sending the command "
-            "and reading/parsing the reply) while the emulator's ping script takes 0 s "
-            "(time_scale 0): the router's own time is 0, so this is the broker's time per ping "
-            "plus loopback SSH and the emulator's CPU to answer (an upper bound)"
+            "queued_ms + duration_ms of scheduled pings as the broker reports them in each "
+            "result (from the slot's task start, through rate limiters, session checkout, "
+            "sending the command and reading/parsing the reply) while the emulator's ping "
+            "script takes 0 s (time_scale 0): the router's own time is 0, so this is the "
+            "broker's time per ping plus loopback SSH and the emulator's CPU to answer (an "
+            "upper bound)"
         ),
         "routers": routers,
         "lines": lines,

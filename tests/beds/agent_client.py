@@ -60,7 +60,7 @@ def install_client(root: Path, group: str) -> tuple[Path, Path]:
 def drop_in(name: str, linemon: Path) -> str:
     """The shipped agent drop-in ``name`` with only the path of `linemon` replaced."""
     conf = (REPO / "zabbix_templates" / "agent" / name).read_text()
-    assert conf.count("/usr/bin/linemon") == 4, "the drop-in's commands changed: update tests"
+    assert conf.count("/usr/bin/linemon") == 5, "the drop-in's commands changed: update tests"
     return conf.replace("/usr/bin/linemon", str(linemon))
 
 

@@ -46,7 +46,7 @@ def test_sigkill_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     with Emulator(config, workdir=tmp_path / "emu") as emulator, TrapperBed() as trapper:
         trapper.set_reply_delay(0.05)  # batches are in flight for a while: kills land there
         doc = {
-            "broker": {"host_key_policy": "insecure"},
+            "broker": {"host_key_policy": "insecure", "log_level": "debug"},  # a line a ping
             "zabbix": {
                 "server": "127.0.0.1",
                 "port": trapper.port,

@@ -74,7 +74,8 @@ def _fleet(tmp_path: Path, trapper: TrapperBed, emulator: Emulator) -> dict[str,
     secret.write_text("lab-pw\n")
     os.chmod(secret, 0o600)
     return {
-        "broker": {"host_key_policy": "insecure", "metrics_listen": "127.36.3.100:0"},
+        "broker": {"host_key_policy": "insecure", "metrics_listen": "127.36.3.100:0",
+                   "log_level": "debug"},  # a line a ping: what was recorded
         "zabbix": {"server": "127.0.0.1", "port": trapper.port, "flush_interval": 0.3},
         "credentials": {"default": {"username": "lab", "password_file": str(secret)}},
         "routers": emulator_routers(emulator, emulator.ready["routers"]),

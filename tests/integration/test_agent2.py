@@ -133,6 +133,9 @@ def test_agent2_runs_every_key_of_the_drop_in(
     _, sock = client
     status = json.loads(zabbix_get(agent2, "linemon.status"))
     assert (status["routers"], status["lines"]) == (len(ROUTERS), len(LINES))
+    routers = json.loads(zabbix_get(agent2, "linemon.routers.json"))
+    assert sorted(r["name"] for r in routers) == sorted(ROUTERS)
+    assert all(r["load"] >= 0 and r["max_sessions"] >= 1 for r in routers)
     every = json.loads(zabbix_get(agent2, "linemon.discovery[]"))
     assert sorted(row["{#LINE.ID}"] for row in every) == sorted(LINES)
     pe1 = json.loads(zabbix_get(agent2, "linemon.discovery[pe1]"))

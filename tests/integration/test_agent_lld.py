@@ -251,6 +251,22 @@ def test_broker_health_through_the_agent(
     assert [row["value"] for row in value] == [str(len(LINES))]
     assert state()["state"] == "0"
 
+    # The routers JSON feeds the dependent router LLD: each router's load item is made and
+    # gets the broker's figure.
+    routers = items["linemon.routers.json"]
+    api.task.create(type=6, request={"itemid": routers["itemid"]})
+    made = wait_for(lambda: len(loads := api.item.get(
+        hostids=hostid, search={"key_": "linemon.router.load["},
+        output=["itemid", "key_", "value_type"])) == len(ROUTERS) and loads,
+        "the routers' load items from the router LLD", timeout=60)
+    assert sorted(i["key_"] for i in made) == sorted(f"linemon.router.load[{r}]" for r in ROUTERS)
+    zabbix_lab.reload_config_cache()
+    api.task.create(type=6, request={"itemid": routers["itemid"]})
+    loads = wait_for(lambda: api.history.get(itemids=made[0]["itemid"],
+                                             history=int(made[0]["value_type"])),
+                     "a router's load value", timeout=30)
+    assert float(loads[-1]["value"]) >= 0.0
+
     os.chown(agent_socket, -1, 0)
     try:
         check_now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from linemon_agent import models
 from linemon_agent.broker.sessions import RateLimiter, RouterPool
@@ -52,7 +53,8 @@ def test_pings_share_at_most_max_sessions() -> None:
 
     async def scenario() -> list[models.PingResult]:
         pool = _pool(opener)
-        return await asyncio.gather(*(pool.ping(REQUEST) for _ in range(6)))
+        outcomes = await asyncio.gather(*(pool.ping(REQUEST) for _ in range(6)))
+        return [outcome.result for outcome in outcomes]
 
     results = asyncio.run(scenario())
     assert [r.status for r in results] == ["ok"] * 6
@@ -71,9 +73,9 @@ def test_failed_open_backs_off_and_fails_fast() -> None:
 
     async def scenario() -> list[models.PingResult]:
         pool = _pool(opener)
-        first = await pool.ping(REQUEST)
+        first = (await pool.ping(REQUEST)).result
         started = time.monotonic()
-        rest = [await pool.ping(REQUEST) for _ in range(5)]
+        rest = [(await pool.ping(REQUEST)).result for _ in range(5)]
         assert time.monotonic() - started < 0.5
         assert pool.in_backoff()
         return [first, *rest]
@@ -95,7 +97,7 @@ def test_broken_session_is_discarded_and_replaced() -> None:
 
     async def scenario() -> tuple[models.PingResult, models.PingResult, RouterPool]:
         pool = _pool(opener)
-        return await pool.ping(REQUEST), await pool.ping(REQUEST), pool
+        return (await pool.ping(REQUEST)).result, (await pool.ping(REQUEST)).result, pool
 
     broken, fine, pool = asyncio.run(scenario())
     assert broken.status == models.STATUS_SESSION_ERROR and broken.loss_pct is None
@@ -131,3 +133,88 @@ def test_idle_sessions_are_kept_warm_and_dead_ones_dropped() -> None:
 
     pool = asyncio.run(scenario())
     assert pool.stats.keepalives == 1 and pool.sessions == 1
+
+
+# -- the router's queue (issue 11) ---------------------------------------------------------
+
+
+def test_queued_pings_are_served_in_order_and_report_their_wait() -> None:
+    one = Router(name="pe1", host="192.0.2.1", platform="cisco_iosxe", max_sessions=1)
+    session = FakeSession(delay=0.05)
+
+    async def opener(router: Router) -> FakeSession:
+        return session
+
+    async def scenario() -> list[Any]:
+        pool = RouterPool(one, opener, RateLimiter(1000), 240.0, RateLimiter(1000))  # type: ignore[arg-type]
+        requests = [PingRequest(f"192.0.2.{n}", count=2, timeout=1) for n in range(10, 14)]
+        return list(await asyncio.gather(*(pool.ping(r) for r in requests)))
+
+    outcomes = asyncio.run(scenario())
+    assert [o.result.status for o in outcomes] == ["ok"] * 4
+    assert [cmd.split()[1] for cmd in session.sent] == [f"192.0.2.{n}" for n in range(10, 14)]
+    queued = [o.queued_s for o in outcomes]
+    assert queued == sorted(queued) and queued[3] >= 0.14  # three pings of 0.05 s before it
+    assert all(o.sent_at is not None and o.duration_s >= 0.04 for o in outcomes)
+
+
+def test_a_ping_that_cannot_start_before_it_expires_is_skipped_never_sent() -> None:
+    one = Router(name="pe1", host="192.0.2.1", platform="cisco_iosxe", max_sessions=1)
+    session = FakeSession(delay=0.3)
+
+    async def opener(router: Router) -> FakeSession:
+        return session
+
+    async def scenario() -> tuple[Any, Any, RouterPool]:
+        pool = RouterPool(one, opener, RateLimiter(1000), 240.0, RateLimiter(1000))  # type: ignore[arg-type]
+        busy = asyncio.ensure_future(pool.ping(REQUEST))
+        await asyncio.sleep(0.01)
+        late = await pool.ping(PingRequest("192.0.2.99"), expires=time.monotonic() + 0.1)
+        return await busy, late, pool
+
+    busy, late, pool = asyncio.run(scenario())
+    assert busy.result.status == models.STATUS_OK
+    assert late.result.status == models.STATUS_SKIPPED and late.sent_at is None
+    assert "busy" in (late.result.error or "") and "max_sessions" in (late.result.error or "")
+    assert late.queued_s >= 0.09 and late.result.loss_pct is None
+    assert all("192.0.2.99" not in cmd for cmd in session.sent)  # never went to the router
+    assert pool.stats.skipped == 1 and pool.stats.timeouts == 0
+    assert pool.sessions == 1 and pool.waiting == 0
+
+
+def test_a_broken_session_hands_its_slot_to_the_next_in_the_queue() -> None:
+    one = Router(name="pe1", host="192.0.2.1", platform="cisco_iosxe", max_sessions=1)
+    sessions = [
+        FakeSession(delay=0.05, fail=SessionError("pe1", models.STATUS_SESSION_ERROR, "gone")),
+        FakeSession(),
+    ]
+
+    async def opener(router: Router) -> FakeSession:
+        return sessions.pop(0)
+
+    async def scenario() -> list[Any]:
+        pool = RouterPool(one, opener, RateLimiter(1000), 240.0, RateLimiter(1000))  # type: ignore[arg-type]
+        return list(await asyncio.gather(pool.ping(REQUEST), pool.ping(REQUEST)))
+
+    broken, next_one = asyncio.run(scenario())
+    assert broken.result.status == models.STATUS_SESSION_ERROR
+    assert next_one.result.status == models.STATUS_OK and not sessions
+
+
+def test_follow_up_runs_on_the_same_session_in_the_same_turn() -> None:
+    session = FakeSession()
+
+    async def opener(router: Router) -> FakeSession:
+        return session
+
+    async def scenario() -> Any:
+        pool = _pool(opener)
+        probe = PingRequest("192.0.2.7", count=1, timeout=1)
+        return await pool.ping(probe, follow_up=lambda result: REQUEST)
+
+    outcome = asyncio.run(scenario())
+    assert session.sent == [
+        "ping 192.0.2.7 repeat 1 timeout 1",
+        "ping 192.0.2.7 repeat 2 timeout 1",
+    ]
+    assert outcome.result.status == models.STATUS_OK

@@ -240,18 +240,35 @@ def test_refused_item_is_retried_with_backoff_then_rejected_with_reason(tmp_path
     assert balanced(reporter)
 
 
-def test_rejection_waits_for_the_time_bound(tmp_path: Path) -> None:
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rejection_waits_for_the_time_bound_on_a_fake_clock(tmp_path: Path) -> None:
     fake = FakeZabbix(known=set())
-    reporter = make(tmp_path, fake, reject_after=0.3, probe_base=0.02, retry_cap=0.05)
+    clock = FakeClock()
+    reporter = make(tmp_path, fake, reject_after=600.0, probe_base=1.0, retry_cap=30.0,
+                    clock=clock)  # fmt: skip
     reporter.submit(val(X, 0))
 
-    async def scenario() -> None:
-        await until(lambda: reporter.stats()["rejected"] == 1)
+    async def scenario() -> list[tuple[int, int]]:
+        rounds = []  # (calls so far, rejected so far) after a round every 30 s: 0 s ... 870 s
+        for _ in range(30):
+            await reporter.deliver_due()
+            rounds.append((len(fake.calls), reporter.stats()["rejected"]))
+            clock.now += 30.0
+        return rounds
 
-    running(reporter, scenario)
-    assert len(fake.calls) >= 4
-    assert fake.times[-1] - fake.times[0] >= 0.3
+    rounds = asyncio.run(scenario())
+    # refused at 0 s, retried every round (each backoff < 30 s) and dropped once 600 s passed
+    assert rounds[19] == (20, 0) and rounds[20] == (21, 1) and rounds[-1] == (21, 1)
     assert reporter.stats()["pending"] == 0
+    assert "over 600 s" in reporter.stats()["last_rejected"]
+    assert balanced(reporter)
 
 
 def test_network_errors_remove_nothing_and_back_off(tmp_path: Path) -> None:
