@@ -132,7 +132,22 @@ def _scrapli_kwargs(router: Router, creds: Credentials, platform: Platform) -> d
         kwargs["comms_prompt_pattern"] = platform.prompt_pattern or r"^\S*[$#>]\s*$"
     else:
         kwargs["platform"] = platform.scrapli_platform
+        if platform.scrapli_variant is not None:
+            kwargs["variant"] = platform.scrapli_variant
+    if platform.failed_when_contains:  # the platform's refusals, which its parser reads too
+        kwargs["failed_when_contains"] = list(platform.failed_when_contains)
     return kwargs
+
+
+def _check_on_open(router: Router, command: str, response: Any) -> None:
+    """An on-open command the device refused (paging left on would hang every command)."""
+    if response.failed:
+        raise SessionError(
+            router.name,
+            models.STATUS_SESSION_ERROR,
+            f"the router refused {command!r}: {str(response.result).strip()[:200]}",
+            command,
+        )
 
 
 def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
@@ -314,8 +329,12 @@ async def _open_asyncssh(
             key = conn.transport.session.get_server_host_key()
             learn.learn(router.host, router.port, key.export_public_key().decode().strip())
         for command in platform.on_open_commands:
-            await conn.send_command(command, timeout_ops=10.0)
+            _check_on_open(router, command, await conn.send_command(command, timeout_ops=10.0))
         await _drain_async(conn)
+    except SessionError:
+        with contextlib.suppress(Exception):
+            await conn.close()
+        raise
     except Exception as exc:
         with contextlib.suppress(Exception):
             await conn.close()
@@ -341,7 +360,7 @@ async def _open_paramiko(
                 key = conn.transport.session.get_remote_server_key()
                 learn.learn(router.host, router.port, f"{key.get_name()} {key.get_base64()}")
             for command in platform.on_open_commands:
-                conn.send_command(command, timeout_ops=10.0)
+                _check_on_open(router, command, conn.send_command(command, timeout_ops=10.0))
             _drain_paramiko(conn)
         except Exception:
             with contextlib.suppress(Exception):
@@ -351,6 +370,8 @@ async def _open_paramiko(
 
     try:
         conn = await asyncio.to_thread(connect)
+    except SessionError:
+        raise
     except Exception as exc:
         raise _classify_open_error(router, exc) from None
     return ScrapliSession(router, conn, threaded=True)
