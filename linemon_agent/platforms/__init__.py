@@ -30,10 +30,13 @@ CORE_PLATFORMS: dict[str, str] = {
     "huawei_vrp": "linemon_agent.platforms.huawei_vrp:HuaweiVRP",
     "mikrotik_routeros": "linemon_agent.platforms.mikrotik_routeros:MikrotikRouterOS",
     "mikrotik_routeros_v6": "linemon_agent.platforms.mikrotik_routeros:MikrotikRouterOSv6",
+    "h3c_comware": "linemon_agent.platforms.h3c_comware:H3CComware",
+    "nokia_sros": "linemon_agent.platforms.nokia_sros:NokiaSROS",
+    "nokia_sros_classic": "linemon_agent.platforms.nokia_sros:NokiaSROSClassic",
     "linux": "linemon_agent.platforms.linux:Linux",
 }
 # Other names operators know a core platform by (scrapli-community's, the vendor's old one).
-ALIASES: dict[str, str] = {}
+ALIASES: dict[str, str] = {"hp_comware": "h3c_comware"}
 
 
 def _load(name: str, spec: str) -> object:

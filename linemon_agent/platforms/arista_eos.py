@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
 from linemon_agent.platforms import _iputils
-from linemon_agent.platforms.base import Platform, family, whole_seconds
+from linemon_agent.platforms.base import Platform, family
 
 
 class AristaEOS(Platform):
@@ -56,11 +56,8 @@ class AristaEOS(Platform):
             words += ["vrf", request.vrf]
         if family(request.target) is None and family(request.source) == 6:
             words.append("ipv6")
-        words += [request.target, "repeat", str(request.count)]
-        if request.size is not None:
-            words += ["size", str(request.size)]
-        if request.timeout is not None:
-            words += ["timeout", str(whole_seconds(request.timeout))]
+        words.append(request.target)
+        words += self.probe_words(request, "repeat")
         words += self.source_words(request, "source")
         return " ".join(words)
 

@@ -189,6 +189,18 @@ class Platform(abc.ABC):
         per_probe = request.timeout if request.timeout is not None else self.default_timeout
         return request.count * (math.ceil(per_probe) + self.probe_interval) + 5.0
 
+    def probe_words(
+        self, request: PingRequest, count: str, size: str = "size", timeout: str = "timeout"
+    ) -> list[str]:
+        """``COUNT N [SIZE S] [TIMEOUT T]`` for a keyword grammar whose timeout is whole
+        seconds (IOS, EOS, NX-OS, SR OS), with the device's own keywords."""
+        words = [count, str(request.count)]
+        if request.size is not None:
+            words += [size, str(request.size)]
+        if request.timeout is not None:
+            words += [timeout, str(whole_seconds(request.timeout))]
+        return words
+
     def source_words(
         self, request: PingRequest, address: str, interface: str | None = None
     ) -> list[str]:

@@ -6,7 +6,7 @@ import re
 from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import UNIT_TO_MS, Platform, protocol_words, whole_seconds
+from linemon_agent.platforms.base import UNIT_TO_MS, Platform, protocol_words
 
 # Counts and RTTs are ASCII digits ([0-9], not \d, which also matches other scripts' digits).
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
@@ -79,11 +79,8 @@ class CiscoIOSXE(Platform):
         if request.vrf is not None:
             words += ["vrf", request.vrf]
         words += protocol_words(request, self.ipv4_keyword)
-        words += [request.target, self.count_keyword, str(request.count)]
-        if request.size is not None:
-            words += ["size", str(request.size)]
-        if request.timeout is not None:
-            words += ["timeout", str(whole_seconds(request.timeout))]
+        words.append(request.target)
+        words += self.probe_words(request, self.count_keyword)
         words += self.source_words(request, "source")
         return " ".join(words)
 

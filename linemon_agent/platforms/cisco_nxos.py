@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from linemon_agent.errors import UnsupportedOptionError
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import Platform, family, split_lines, whole_seconds
+from linemon_agent.platforms.base import Platform, family, split_lines
 
 
 class CiscoNXOS(Platform):
@@ -64,11 +64,7 @@ class CiscoNXOS(Platform):
                 )
             # ping6 names its egress interface "interface"; IPv4 ping has "source-interface".
             words += ["interface" if ipv6 else "source-interface", request.source_interface]
-        words += ["count", str(request.count)]
-        if request.size is not None:
-            words += ["packet-size", str(request.size)]
-        if request.timeout is not None:
-            words += ["timeout", str(whole_seconds(request.timeout))]
+        words += self.probe_words(request, "count", size="packet-size")
         return " ".join(words)
 
     def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:

@@ -59,14 +59,19 @@ class HuaweiVRP(Platform):
     timeout_range: ClassVar[tuple[float, float]] = (0.001, 65.535)
     default_timeout: ClassVar[float] = 2.0
     probe_interval: ClassVar[float] = 2.0
+    #: the word a host name gets for IPv4 (None: none), and the IPv6 VPN keyword
+    ipv4_keyword: ClassVar[str | None] = None
+    ipv6_vpn_keyword: ClassVar[str] = "vpn-instance"
 
     def _build(self, request: PingRequest) -> str:
         # A host name resolves as IPv6 only under "ping ipv6": use it when the source
         # address it must leave from is IPv6.
         ipv6 = (family(request.target) or family(request.source)) == 6
         words = ["ping", "ipv6"] if ipv6 else ["ping"]
+        if not ipv6 and self.ipv4_keyword is not None and family(request.target) is None:
+            words.append(self.ipv4_keyword)
         if request.vrf is not None:
-            words += ["vpn-instance" if ipv6 else "-vpn-instance", request.vrf]
+            words += [self.ipv6_vpn_keyword if ipv6 else "-vpn-instance", request.vrf]
         words += ["-c", str(request.count)]
         if request.size is not None:
             words += ["-s", str(request.size)]

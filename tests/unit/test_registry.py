@@ -18,6 +18,9 @@ EXPECTED_CORE = {
     "huawei_vrp",
     "mikrotik_routeros",
     "mikrotik_routeros_v6",
+    "h3c_comware",
+    "nokia_sros",
+    "nokia_sros_classic",
     "linux",
 }
 
