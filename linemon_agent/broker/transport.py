@@ -134,9 +134,13 @@ def _scrapli_kwargs(router: Router, creds: Credentials, platform: Platform) -> d
         kwargs["platform"] = platform.scrapli_platform
         if platform.scrapli_variant is not None:
             kwargs["variant"] = platform.scrapli_variant
-    if platform.failed_when_contains:  # the platform's refusals, which its parser reads too
-        kwargs["failed_when_contains"] = list(platform.failed_when_contains)
     return kwargs
+
+
+def _failed_when(platform: Platform) -> list[str] | None:
+    """The platform's refusals (its parser reads the same list) for scrapli's ``failed``
+    flag, given per command: scrapli's generic driver takes no list of its own."""
+    return list(platform.failed_when_contains) or None
 
 
 def _check_on_open(router: Router, command: str, response: Any) -> None:
@@ -199,10 +203,17 @@ class ScrapliSession:
     return: a device that redraws its prompt cannot then be mistaken for the command's end.
     """
 
-    def __init__(self, router: Router, conn: Any, threaded: bool = False) -> None:
+    def __init__(
+        self,
+        router: Router,
+        conn: Any,
+        threaded: bool = False,
+        failed_when_contains: list[str] | None = None,
+    ) -> None:
         self.router = router
         self.conn = conn
         self.threaded = threaded
+        self.failed_when_contains = failed_when_contains
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         if self.threaded:
@@ -212,7 +223,13 @@ class ScrapliSession:
     async def send(self, command: str, timeout: float) -> str:
         try:
             response = await asyncio.wait_for(
-                self._call(self.conn.send_command, command, timeout_ops=timeout), timeout + 2.0
+                self._call(
+                    self.conn.send_command,
+                    command,
+                    timeout_ops=timeout,
+                    failed_when_contains=self.failed_when_contains,
+                ),
+                timeout + 2.0,
             )
         except Exception as exc:
             await self._abort()
@@ -329,7 +346,10 @@ async def _open_asyncssh(
             key = conn.transport.session.get_server_host_key()
             learn.learn(router.host, router.port, key.export_public_key().decode().strip())
         for command in platform.on_open_commands:
-            _check_on_open(router, command, await conn.send_command(command, timeout_ops=10.0))
+            response = await conn.send_command(
+                command, timeout_ops=10.0, failed_when_contains=_failed_when(platform)
+            )
+            _check_on_open(router, command, response)
         await _drain_async(conn)
     except SessionError:
         with contextlib.suppress(Exception):
@@ -339,7 +359,7 @@ async def _open_asyncssh(
         with contextlib.suppress(Exception):
             await conn.close()
         raise _classify_open_error(router, exc) from None
-    return ScrapliSession(router, conn)
+    return ScrapliSession(router, conn, failed_when_contains=_failed_when(platform))
 
 
 async def _open_paramiko(
@@ -360,7 +380,10 @@ async def _open_paramiko(
                 key = conn.transport.session.get_remote_server_key()
                 learn.learn(router.host, router.port, f"{key.get_name()} {key.get_base64()}")
             for command in platform.on_open_commands:
-                _check_on_open(router, command, conn.send_command(command, timeout_ops=10.0))
+                response = conn.send_command(
+                    command, timeout_ops=10.0, failed_when_contains=_failed_when(platform)
+                )
+                _check_on_open(router, command, response)
             _drain_paramiko(conn)
         except Exception:
             with contextlib.suppress(Exception):
@@ -374,4 +397,6 @@ async def _open_paramiko(
         raise
     except Exception as exc:
         raise _classify_open_error(router, exc) from None
-    return ScrapliSession(router, conn, threaded=True)
+    return ScrapliSession(
+        router, conn, threaded=True, failed_when_contains=_failed_when(platform)
+    )
