@@ -33,6 +33,7 @@ CORE_PLATFORMS: dict[str, str] = {
     "h3c_comware": "linemon_agent.platforms.h3c_comware:H3CComware",
     "nokia_sros": "linemon_agent.platforms.nokia_sros:NokiaSROS",
     "nokia_sros_classic": "linemon_agent.platforms.nokia_sros:NokiaSROSClassic",
+    "nokia_srlinux": "linemon_agent.platforms.nokia_srlinux:NokiaSRLinux",
     "linux": "linemon_agent.platforms.linux:Linux",
 }
 # Other names operators know a core platform by (scrapli-community's, the vendor's old one).

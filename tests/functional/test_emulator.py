@@ -58,6 +58,7 @@ FAMILY = {
     "h3c_comware": "platforms/h3c_comware",
     "nokia_sros": "platforms/nokia_sros*",
     "nokia_sros_classic": "platforms/nokia_sros*",
+    "nokia_srlinux": "platforms/nokia_srlinux",
     "linux": "corpus/linux_iputils",
 }
 # How far a printed RTT may be from the true one (ms): whole milliseconds (truncated or
@@ -195,6 +196,7 @@ SHAPES["nokia_sros"] = SHAPES["nokia_sros_classic"] = [
     r"5 packets transmitted, 4 packets received, 20\.00% packet loss",
     r"round-trip min = 2\.00ms, avg = 42\.0ms, max = 150ms, stddev = 62\.5ms",
 ]
+SHAPES["nokia_srlinux"] = [r"Using network instance default", *SHAPES["linux"]]
 SHAPES["cisco_iosxr"] = [r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d\.\d{3} UTC", *SHAPES["cisco_iosxe"]]
 
 
@@ -271,7 +273,7 @@ def test_rendered_output_parses_to_what_was_rendered(platform: str, case: str) -
         assert result.rtt_min_ms == pytest.approx(min(got), abs=slack)
         assert result.rtt_avg_ms == pytest.approx(statistics.fmean(got), abs=slack)
         assert result.rtt_max_ms == pytest.approx(max(got), abs=slack)
-        if platform in ("juniper_junos", "arista_eos", "linux", "h3c_comware"):
+        if platform in ("juniper_junos", "arista_eos", "linux", "h3c_comware", "nokia_srlinux"):
             assert result.rtt_stddev_ms == pytest.approx(statistics.pstdev(got), abs=0.002)
 
 
@@ -354,6 +356,11 @@ COMMANDS = [
         FULL,
     ),
     (
+        "nokia_srlinux",
+        "ping 198.51.100.7 network-instance CUST -c 7 -s 200 -W 3 -I 10.0.0.1",
+        FULL,
+    ),
+    (
         "nokia_sros_classic",
         "ping 198.51.100.7 rapid service-name CUST count 7 size 200 timeout 3 source 10.0.0.1",
         {**FULL, "rapid": True},
@@ -429,6 +436,9 @@ SCRAPLI_FAILED = {
     "h3c_comware": ["% Unrecognized command found at '^' position."],
     "nokia_sros": ["MINOR:", "MAJOR:"],
     "nokia_sros_classic": ["MINOR:", "MAJOR:", "Error:", "Bad Command:"],
+    # scrapli-community's list (MINOR:, MAJOR:, CRITICAL:) misses SR Linux's parser errors;
+    # linemon's list adds them.
+    "nokia_srlinux": ["Parsing error"],
     "mikrotik_routeros": ["bad command name", "expected end of command"],
     "linux": ["command not found", "ping: usage error"],
 }
@@ -526,6 +536,7 @@ PING = {
     "h3c_comware": "ping -vpn-instance CUST -c {n} -t 1000 {t}",
     "nokia_sros": "ping {t} router-instance CUST count {n} timeout 1",
     "nokia_sros_classic": "ping {t} service-name CUST count {n} timeout 1",
+    "nokia_srlinux": "ping {t} network-instance CUST -c {n}",
     "mikrotik_routeros": "/ping address={t} count={n} routing-table=CUST",
     "linux": "LC_ALL=C ip vrf exec CUST ping -n -c {n} -W 1 {t}",
 }
@@ -539,6 +550,7 @@ SUMMARY = {
     "h3c_comware": r"(\d+) packet\(s\) transmitted, (\d+) packet\(s\) received",
     "nokia_sros": r"(\d+) packets transmitted, (\d+) packets received",
     "nokia_sros_classic": r"(\d+) packets transmitted, (\d+) packets received",
+    "nokia_srlinux": r"(\d+) packets transmitted, (\d+) received",
     "mikrotik_routeros": r"sent=(\d+) received=(\d+)",
     "linux": r"(\d+) packets transmitted, (\d+) received",
 }

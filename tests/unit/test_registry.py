@@ -21,6 +21,7 @@ EXPECTED_CORE = {
     "h3c_comware",
     "nokia_sros",
     "nokia_sros_classic",
+    "nokia_srlinux",
     "linux",
 }
 

@@ -34,10 +34,11 @@ SSH_VERSIONS = {
     "h3c_comware": "Comware-7.1.064",
     "nokia_sros": "OpenSSH_8.0",
     "nokia_sros_classic": "OpenSSH_8.0",
+    "nokia_srlinux": "OpenSSH_8.4",
     "linux": "OpenSSH_9.2p1 Debian-2+deb12u3",
 }
-# SR OS's commands that set the session up (scrapli-community's on_open, MD-CLI and classic).
-_SROS_ENVIRONMENT = {"environment", "//environment"}
+# SR OS's and SR Linux's commands that set the session up (scrapli-community's on_open).
+_NOKIA_ENVIRONMENT = {"environment", "//environment"}
 # Comware 7's answer to scrapli-community's on-open "screen-length disable".
 _H3C_SCREEN = "% Screen-length configuration is disabled for current user."
 _HUAWEI_TEMPORARY = (
@@ -107,6 +108,7 @@ class Cli:
             "h3c_comware": f"<{h}>",
             "nokia_sros": f"A:{u}@{h}# ",
             "nokia_sros_classic": f"A:{h}# ",
+            "nokia_srlinux": f"A:{u}@{h}# ",
             "linux": f"{u}@{h}:~$ ",
         }[self.platform]
 
@@ -116,6 +118,8 @@ class Cli:
             return self.prompt + "\r" + self.prompt
         if self.platform == "nokia_sros":  # MD-CLI: a blank line, the context, the prompt
             return CRLF + "[/]" + CRLF + self.prompt
+        if self.platform == "nokia_srlinux":  # the mode and context line, then the prompt
+            return CRLF + "--{ running }--[  ]--" + CRLF + self.prompt
         return self.prompt
 
     def enter(self, line: str) -> str:
@@ -153,6 +157,11 @@ class Cli:
             ),
             "nokia_sros": _lines("", " SR OS Software", " Copyright (c) Nokia 2023.", ""),
             "nokia_sros_classic": _lines("", " SR OS Software", " Copyright (c) Nokia 2019.", ""),
+            "nokia_srlinux": _lines(
+                "Using configuration file(s): []",
+                "Welcome to the srlinux CLI.",
+                "Type 'help' (and press <ENTER>) if you need any help using this.",
+            ),
             "linux": _lines(
                 "Linux " + self.hostname + " 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC x86_64", ""
             ),
@@ -228,9 +237,9 @@ class Cli:
                 return Reply(_lines(_H3C_SCREEN))
             if words == ["display", "clock"]:
                 return Reply(_lines(self._stamp(), ""))
-        if p.startswith("nokia_sros"):
-            if first in _SROS_ENVIRONMENT and len(words) > 1:
-                return Reply()  # SR OS says nothing
+        if p.startswith("nokia_"):
+            if first in _NOKIA_ENVIRONMENT and len(words) > 1:
+                return Reply()  # SR OS and SR Linux say nothing
             if words in (["show", "time"], ["show", "system", "time"]):
                 return Reply(_lines(self._stamp()))
         if p == "mikrotik_routeros" and words in (
@@ -270,6 +279,7 @@ class Cli:
             "h3c_comware": ("display", "screen-length", "ping"),
             "nokia_sros": ("show", "environment", "ping"),
             "nokia_sros_classic": ("show", "environment", "ping"),
+            "nokia_srlinux": ("show", "environment", "ping"),
         }.get(self.platform, ())
         if word.lower() in first_known and len(line.split()) > 1:
             second = line.split()[1]
@@ -333,6 +343,12 @@ class Cli:
         if p == "nokia_sros_classic":
             said = {"incomplete": "Error: Missing parameter", "bad_value": "Error: Invalid value"}
             return _lines(caret, said.get(r.kind, "Error: Bad command."))
+        if p == "nokia_srlinux":  # "Parsing error: Unknown token 'x'. Options are [...]"
+            what = {
+                "incomplete": "Incomplete command",
+                "bad_value": f"Invalid value '{r.word}'",
+            }.get(r.kind, f"Unknown token '{r.word}'")
+            return _lines(f"Parsing error: {what}.")
         if p == "mikrotik_routeros":
             column = r.position + 1
             if r.kind == "incomplete":
@@ -376,5 +392,6 @@ class Cli:
                 f' not transmit request to resolve "{target}"'
             ),
             "nokia_sros_classic": _lines(f"Error: Unknown host {target}"),
+            "nokia_srlinux": _lines(f"ping: {target}: Name or service not known"),
             "linux": _lines(f"ping: {target}: Name or service not known"),
         }[self.platform]

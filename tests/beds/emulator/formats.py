@@ -298,6 +298,16 @@ def _iputils(eos: bool) -> Format:
     return Format(header, probe, tail)
 
 
+def _srlinux() -> Format:
+    """SR Linux: iputils inside the network instance, which it names first."""
+    linux = _iputils(eos=False)
+
+    def header(v: View) -> str:
+        return f"Using network instance {v.args.vrf or 'default'}{CRLF}" + linux.header(v)
+
+    return Format(header, linux.probe, linux.tail)
+
+
 # -- Huawei VRP ---------------------------------------------------------------------------
 
 
@@ -448,5 +458,6 @@ FORMATS: dict[str, Format] = {
     "h3c_comware": Format(_h3c_header, _h3c_probe, _h3c_tail),
     "nokia_sros": Format(_sros_header, _sros_probe, _sros_tail),
     "nokia_sros_classic": Format(_sros_header, _sros_probe, _sros_tail),
+    "nokia_srlinux": _srlinux(),
     "linux": _iputils(eos=False),
 }

@@ -235,6 +235,34 @@ def _dash_options(line: str, options: dict[str, str]) -> PingArgs:
     return _args(values, 5)
 
 
+def _srlinux(line: str) -> PingArgs:
+    """SR Linux: ``ping HOST network-instance V`` with iputils flags (``-c N``, ``-I X``)."""
+    words = _Words.of(line)
+    words.take()
+    values: dict[str, object] = {"ipv6": False}
+    while words.more():
+        word, at = words.take()
+        if word == "network-instance":
+            values["vrf"] = words.take()[0]
+        elif word in ("-c", "-s", "-W", "-i", "-I"):
+            value, where = words.take()
+            if word == "-I":  # an address (source) or a device
+                values["source" if is_address(value) else "interface"] = value
+            elif word in ("-c", "-s"):
+                field, limits = ("count", (1, 2**31 - 1)) if word == "-c" else ("size", (0, 65507))
+                values[field] = int(_number(value, where, *limits))
+            else:
+                field = "timeout" if word == "-W" else "interval"
+                values[field] = _number(value, where, 0.0, 3600.0, "float")
+        elif word.startswith("-") or "target" in values:
+            raise Refusal("invalid", at, word)
+        else:
+            values["target"] = word
+    if "target" not in values:
+        raise Refusal("incomplete", words.end + 1)
+    return _args(values, ENDLESS)
+
+
 def routeros_duration(text: str) -> float | None:
     """RouterOS time values in seconds: ``1s``, ``500ms``, ``1.5``, ``00:00:01``."""
     if ":" in text:
@@ -374,6 +402,7 @@ _PARSERS: dict[str, Callable[[str], PingArgs]] = {
     "h3c_comware": lambda line: _dash_options(line, _H3C),
     "nokia_sros": lambda line: _keyword_ping(line, "nokia_sros", _SROS),
     "nokia_sros_classic": lambda line: _keyword_ping(line, "nokia_sros_classic", _SROS),
+    "nokia_srlinux": _srlinux,
     "mikrotik_routeros": _mikrotik,
     "linux": _linux,
 }
