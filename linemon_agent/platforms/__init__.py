@@ -34,6 +34,7 @@ CORE_PLATFORMS: dict[str, str] = {
     "nokia_sros": "linemon_agent.platforms.nokia_sros:NokiaSROS",
     "nokia_sros_classic": "linemon_agent.platforms.nokia_sros:NokiaSROSClassic",
     "nokia_srlinux": "linemon_agent.platforms.nokia_srlinux:NokiaSRLinux",
+    "vyos": "linemon_agent.platforms.vyos:VyOS",
     "linux": "linemon_agent.platforms.linux:Linux",
 }
 # Other names operators know a core platform by (scrapli-community's, the vendor's old one).

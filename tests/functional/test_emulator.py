@@ -59,6 +59,7 @@ FAMILY = {
     "nokia_sros": "platforms/nokia_sros*",
     "nokia_sros_classic": "platforms/nokia_sros*",
     "nokia_srlinux": "platforms/nokia_srlinux",
+    "vyos": "platforms/vyos",
     "linux": "corpus/linux_iputils",
 }
 # How far a printed RTT may be from the true one (ms): whole milliseconds (truncated or
@@ -197,6 +198,7 @@ SHAPES["nokia_sros"] = SHAPES["nokia_sros_classic"] = [
     r"round-trip min = 2\.00ms, avg = 42\.0ms, max = 150ms, stddev = 62\.5ms",
 ]
 SHAPES["nokia_srlinux"] = [r"Using network instance default", *SHAPES["linux"]]
+SHAPES["vyos"] = SHAPES["linux"]
 SHAPES["cisco_iosxr"] = [r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d\.\d{3} UTC", *SHAPES["cisco_iosxe"]]
 
 
@@ -273,7 +275,8 @@ def test_rendered_output_parses_to_what_was_rendered(platform: str, case: str) -
         assert result.rtt_min_ms == pytest.approx(min(got), abs=slack)
         assert result.rtt_avg_ms == pytest.approx(statistics.fmean(got), abs=slack)
         assert result.rtt_max_ms == pytest.approx(max(got), abs=slack)
-        if platform in ("juniper_junos", "arista_eos", "linux", "h3c_comware", "nokia_srlinux"):
+        iputils = ("arista_eos", "linux", "nokia_srlinux", "vyos")
+        if platform in ("juniper_junos", "h3c_comware", *iputils):
             assert result.rtt_stddev_ms == pytest.approx(statistics.pstdev(got), abs=0.002)
 
 
@@ -361,6 +364,11 @@ COMMANDS = [
         FULL,
     ),
     (
+        "vyos",
+        "ping 198.51.100.7 count 7 size 200 source-address 10.0.0.1 vrf CUST",
+        {k: v for k, v in FULL.items() if k != "timeout"},
+    ),
+    (
         "nokia_sros_classic",
         "ping 198.51.100.7 rapid service-name CUST count 7 size 200 timeout 3 source 10.0.0.1",
         {**FULL, "rapid": True},
@@ -439,6 +447,7 @@ SCRAPLI_FAILED = {
     # scrapli-community's list (MINOR:, MAJOR:, CRITICAL:) misses SR Linux's parser errors;
     # linemon's list adds them.
     "nokia_srlinux": ["Parsing error"],
+    "vyos": ["Invalid command", "Ambiguous command"],
     "mikrotik_routeros": ["bad command name", "expected end of command"],
     "linux": ["command not found", "ping: usage error"],
 }
@@ -475,9 +484,11 @@ WORDS = SOME_WORDS.split()
 def test_any_command_line_gets_an_answer(platform: str, line: str) -> None:
     cli = Cli(platform, "r1", "lab", hosts={"host": "192.0.2.9"})
     reply = cli.handle(line)
-    if reply.ping is not None and reply.ping.count <= 50:
-        rtts = [1.5 if i % 3 else None for i in range(reply.ping.count)]
-        assert rendering.play(platform, reply.ping, rtts).text().endswith("\r\n")
+    if reply.ping is not None:  # run: a long one (an endless ping's 10,000) is cut to 50
+        count = min(reply.ping.count, 50)
+        rtts = [1.5 if i % 3 else None for i in range(count)]
+        args = PingArgs(**{**reply.ping.__dict__, "count": count})
+        assert rendering.play(platform, args, rtts).text().endswith("\r\n")
     elif line.split() and line.split()[0] in ("ping", "/ping", "frob"):
         assert reply.text.endswith("\r\n")  # refused or run, never left unanswered
 
@@ -537,6 +548,7 @@ PING = {
     "nokia_sros": "ping {t} router-instance CUST count {n} timeout 1",
     "nokia_sros_classic": "ping {t} service-name CUST count {n} timeout 1",
     "nokia_srlinux": "ping {t} network-instance CUST -c {n}",
+    "vyos": "ping {t} count {n} vrf CUST",
     "mikrotik_routeros": "/ping address={t} count={n} routing-table=CUST",
     "linux": "LC_ALL=C ip vrf exec CUST ping -n -c {n} -W 1 {t}",
 }
@@ -551,6 +563,7 @@ SUMMARY = {
     "nokia_sros": r"(\d+) packets transmitted, (\d+) packets received",
     "nokia_sros_classic": r"(\d+) packets transmitted, (\d+) packets received",
     "nokia_srlinux": r"(\d+) packets transmitted, (\d+) received",
+    "vyos": r"(\d+) packets transmitted, (\d+) received",
     "mikrotik_routeros": r"sent=(\d+) received=(\d+)",
     "linux": r"(\d+) packets transmitted, (\d+) received",
 }

@@ -35,6 +35,7 @@ SSH_VERSIONS = {
     "nokia_sros": "OpenSSH_8.0",
     "nokia_sros_classic": "OpenSSH_8.0",
     "nokia_srlinux": "OpenSSH_8.4",
+    "vyos": "OpenSSH_9.2p1 Debian-2+deb12u3",
     "linux": "OpenSSH_9.2p1 Debian-2+deb12u3",
 }
 # SR OS's and SR Linux's commands that set the session up (scrapli-community's on_open).
@@ -109,6 +110,7 @@ class Cli:
             "nokia_sros": f"A:{u}@{h}# ",
             "nokia_sros_classic": f"A:{h}# ",
             "nokia_srlinux": f"A:{u}@{h}# ",
+            "vyos": f"{u}@{h}:~$ ",
             "linux": f"{u}@{h}:~$ ",
         }[self.platform]
 
@@ -157,6 +159,12 @@ class Cli:
             ),
             "nokia_sros": _lines("", " SR OS Software", " Copyright (c) Nokia 2023.", ""),
             "nokia_sros_classic": _lines("", " SR OS Software", " Copyright (c) Nokia 2019.", ""),
+            "vyos": _lines(
+                "Welcome to VyOS!",
+                "",
+                "Version:          VyOS 1.4.0",
+                "",
+            ),
             "nokia_srlinux": _lines(
                 "Using configuration file(s): []",
                 "Welcome to the srlinux CLI.",
@@ -242,6 +250,8 @@ class Cli:
                 return Reply()  # SR OS and SR Linux say nothing
             if words in (["show", "time"], ["show", "system", "time"]):
                 return Reply(_lines(self._stamp()))
+        if p == "vyos" and words[:2] == ["stty", "cols"]:
+            return Reply()  # scrapli-community's on_open; the shell says nothing
         if p == "mikrotik_routeros" and words in (
             ["/system", "clock", "print"],
             ["/system/clock/print"],
@@ -343,6 +353,9 @@ class Cli:
         if p == "nokia_sros_classic":
             said = {"incomplete": "Error: Missing parameter", "bad_value": "Error: Invalid value"}
             return _lines(caret, said.get(r.kind, "Error: Bad command."))
+        if p == "vyos":  # VyOS's op-mode parser and its ping wrapper (vyos-1x ping.py)
+            what = {"ambiguous": "Ambiguous command"}.get(r.kind, "Invalid command")
+            return _lines("", f"  {what}: {line.strip()} [{r.word}]", "")
         if p == "nokia_srlinux":  # "Parsing error: Unknown token 'x'. Options are [...]"
             what = {
                 "incomplete": "Incomplete command",
@@ -393,5 +406,6 @@ class Cli:
             ),
             "nokia_sros_classic": _lines(f"Error: Unknown host {target}"),
             "nokia_srlinux": _lines(f"ping: {target}: Name or service not known"),
+            "vyos": _lines(f"ping: Unknown host: {target}"),
             "linux": _lines(f"ping: {target}: Name or service not known"),
         }[self.platform]

@@ -459,5 +459,6 @@ FORMATS: dict[str, Format] = {
     "nokia_sros": Format(_sros_header, _sros_probe, _sros_tail),
     "nokia_sros_classic": Format(_sros_header, _sros_probe, _sros_tail),
     "nokia_srlinux": _srlinux(),
+    "vyos": _iputils(eos=False),
     "linux": _iputils(eos=False),
 }

@@ -136,6 +136,13 @@ _SROS = _grammar(
     " interval=interval:float:0.01:10000 rapid=rapid detail ttl=str tos=str pattern=str fc=str"
     " next-hop=str do-not-fragment bypass-routing"
 )
+# VyOS's op-mode ping wrapper: its words, each turned into an iputils flag.
+_VYOS = _grammar(
+    "count=count size=size:int:0:65507 source-address=source interface=interface vrf=vrf"
+    " interval=interval:float:0:3600 deadline=str ttl=str tos=str pattern=str mark=str"
+    " adaptive allow-broadcast audible bypass-route do-not-fragment flood numeric no-loopback"
+    " quiet record-route timestamp verbose ipv4 ipv6=ipv6"
+)
 _MIKROTIK = _grammar(
     "address=target count=count size=size:int:14:65535 routing-table=vrf vrf=vrf"
     " src-address=source interface=interface interval=interval:duration"
@@ -190,7 +197,9 @@ def _keyword_ping(
             values[typed[0]] = typed[1]
     if "target" not in values:
         raise Refusal("incomplete", words.end + 1)
-    default = 5 if platform != "juniper_junos" or values.get("rapid") else ENDLESS
+    # JunOS (unless rapid) and VyOS ping until interrupted when no count is given.
+    endless = platform == "vyos" or (platform == "juniper_junos" and not values.get("rapid"))
+    default = ENDLESS if endless else 5
     return _args(values, default)
 
 
@@ -403,6 +412,7 @@ _PARSERS: dict[str, Callable[[str], PingArgs]] = {
     "nokia_sros": lambda line: _keyword_ping(line, "nokia_sros", _SROS),
     "nokia_sros_classic": lambda line: _keyword_ping(line, "nokia_sros_classic", _SROS),
     "nokia_srlinux": _srlinux,
+    "vyos": lambda line: _keyword_ping(line, "vyos", _VYOS),
     "mikrotik_routeros": _mikrotik,
     "linux": _linux,
 }

@@ -47,6 +47,7 @@ TIMINGS: dict[str, Timing] = {
     "nokia_sros": Timing(size=56, timeout=5.0, interval=1.0),
     "nokia_sros_classic": Timing(size=56, timeout=5.0, interval=1.0),
     "nokia_srlinux": Timing(size=56, timeout=10.0, interval=1.0, periodic=True),
+    "vyos": Timing(size=56, timeout=10.0, interval=1.0, periodic=True),
     "linux": Timing(size=56, timeout=10.0, interval=1.0, periodic=True),
 }
 PLATFORMS = tuple(TIMINGS)
