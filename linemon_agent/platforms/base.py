@@ -65,6 +65,17 @@ def bounded_lines(output: str) -> list[str]:
     return [line if len(line) <= MAX_LINE else "" for line in split_lines(output)]
 
 
+# A "rapid" ping's marks (JunOS, SR OS): '!' a reply, '.' a probe that timed out.
+_RAPID_MARKS = frozenset("!.")
+
+
+def rapid_marks(lines: list[str]) -> str:
+    """The marks of the lines made of nothing but ``!`` and ``.``, in order."""
+    return "".join(
+        line.strip() for line in lines if line.strip() and set(line.strip()) <= _RAPID_MARKS
+    )
+
+
 def family(text: str | None) -> int | None:
     """4 or 6 for an IP address, None for a host name (or nothing)."""
     if text is None:

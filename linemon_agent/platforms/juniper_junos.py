@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import Platform, family, split_lines, whole_seconds
-
-# ``rapid`` prints one mark per probe: '!' a reply, '.' a probe that timed out.
-_MARKS = frozenset("!.")
+from linemon_agent.platforms.base import (
+    Platform,
+    family,
+    rapid_marks,
+    split_lines,
+    whole_seconds,
+)
 
 
 class JuniperJunos(Platform):
@@ -80,7 +83,5 @@ class JuniperJunos(Platform):
         summaries = self.bsd_summaries(lines, output)
         at, summary = summaries[-1]  # the last statistics block is this ping's
         since = summaries[-2][0] + 1 if len(summaries) > 1 else 0
-        marks = "".join(
-            line.strip() for line in lines[since:at] if line.strip() and set(line.strip()) <= _MARKS
-        )
+        marks = rapid_marks(lines[since:at])
         return self.bsd_statistics(lines, at, summary, output, marks=marks or None)

@@ -6,7 +6,13 @@ import re
 from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import UNIT_TO_MS, Platform, bounded_lines, to_float
+from linemon_agent.platforms.base import (
+    UNIT_TO_MS,
+    Platform,
+    bounded_lines,
+    rapid_marks,
+    to_float,
+)
 
 # The answer, classic and MD-CLI alike (IPv6 replies say "hlim=" and drop the colon):
 #     PING 10.0.0.1 56 data bytes
@@ -35,8 +41,6 @@ _RTT = re.compile(
     + r"(?:[ \t]*,[ \t]*stddev[ \t]*=[ \t]*" + _TIME.format("stddev") + ")?",
     re.IGNORECASE,
 )
-# rapid prints one mark a probe: '!' a reply, '.' none.
-_MARK_LINE = re.compile(r"[ \t]*([!.]+)[ \t]*")
 # A probe the router could not send ("Send failed. Source IP address is not local to the
 # system"): still a measurement, with the reason kept.
 _SEND_FAILED = re.compile(r"[ \t]*(Send failed\..*)")
@@ -105,9 +109,7 @@ class NokiaSROS(Platform):
         failed = next((m for line in lines[since:at] if (m := _SEND_FAILED.fullmatch(line))), None)
         if failed is not None:
             extra["device_message"] = failed.group(1).strip()[:200]
-        marks = "".join(
-            m.group(1) for line in lines[since:at] if (m := _MARK_LINE.fullmatch(line))
-        )
+        marks = rapid_marks(lines[since:at])
         duplicates, bounced = summary.group("duplicates"), summary.group("bounced")
         return PingResult.measured(
             sent,
