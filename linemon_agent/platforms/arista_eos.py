@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
 from linemon_agent.platforms import _iputils
-from linemon_agent.platforms.base import Platform, family
+from linemon_agent.platforms.base import EVERY_OPTION, Platform, family
 
 
 class AristaEOS(Platform):
@@ -41,9 +41,7 @@ class AristaEOS(Platform):
         *_iputils.PING_REFUSED,
     )
     failed_when_starts_with: ClassVar[tuple[str, ...]] = ("%", *_iputils.PING_REFUSED_STARTS)
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     # size <36-18024> datagram bytes (IOS-style); timeout in whole seconds, 2 by default.
     size_range: ClassVar[tuple[int, int]] = (36, 18024)
     timeout_range: ClassVar[tuple[float, float]] = (1.0, 60.0)

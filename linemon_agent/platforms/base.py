@@ -19,6 +19,7 @@ from linemon_agent.validate import MAX_SIZE
 
 # Every option beyond ``target`` and ``count`` that a request may carry.
 OPTIONS = ("size", "timeout", "vrf", "source", "source_interface")
+EVERY_OPTION = frozenset(OPTIONS)
 
 # The last line of defence: a built command may contain only these characters, whatever a
 # platform module does. Validation has already canonicalised every value before this point.

@@ -6,7 +6,7 @@ import re
 from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import UNIT_TO_MS, Platform, protocol_words
+from linemon_agent.platforms.base import EVERY_OPTION, UNIT_TO_MS, Platform, protocol_words
 
 # Counts and RTTs are ASCII digits ([0-9], not \d, which also matches other scripts' digits).
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
@@ -62,9 +62,7 @@ class CiscoIOSXE(Platform):
         "No valid source address",
         "Unable to find vrf",
     )
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     size_range: ClassVar[tuple[int, int]] = (36, 18024)
     timeout_range: ClassVar[tuple[float, float]] = (0.0, 3600.0)
     default_timeout: ClassVar[float] = 2.0

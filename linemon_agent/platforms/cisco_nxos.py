@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from linemon_agent.errors import UnsupportedOptionError
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import Platform, family, split_lines
+from linemon_agent.platforms.base import EVERY_OPTION, Platform, family, split_lines
 
 
 class CiscoNXOS(Platform):
@@ -36,9 +36,7 @@ class CiscoNXOS(Platform):
         "No route to host",
     )
     failed_when_starts_with: ClassVar[tuple[str, ...]] = ("%", "ping:", "ping6:", "connect:")
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     # packet-size <1-65468>; timeout <1-60> whole seconds (default 2); one probe a second.
     size_range: ClassVar[tuple[int, int]] = (1, 65468)
     timeout_range: ClassVar[tuple[float, float]] = (1.0, 60.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import Platform, family, milliseconds
+from linemon_agent.platforms.base import EVERY_OPTION, Platform, family, milliseconds
 
 # The statistics block prints one fact a line (older and newer VRP alike):
 #     --- 10.1.1.1 ping statistics ---          (also "--10.1.1.1 ping statistics--")
@@ -49,9 +49,7 @@ class HuaweiVRP(Platform):
         "Failed to resolve",
         "Invalid source",
     )
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     # -s 20-9600 bytes of payload (the range the AR, S and CE references give); -t 0-65535
     # ms. Probes go out 500 ms apart for IPv4 and up to 2000 ms apart for IPv6 (CE/NE
     # default -m): the larger bounds how long a ping may take.

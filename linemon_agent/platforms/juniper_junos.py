@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
 from linemon_agent.platforms.base import (
+    EVERY_OPTION,
     Platform,
     family,
     rapid_marks,
@@ -49,9 +50,7 @@ class JuniperJunos(Platform):
         "assign requested address",
     )
     failed_when_starts_with: ClassVar[tuple[str, ...]] = ("error:", "ping:", "ping6:", "connect:")
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     # size 0-65468 bytes of payload; wait in whole seconds (10 by default); rapid sends the
     # next probe as soon as the previous one is answered.
     size_range: ClassVar[tuple[int, int]] = (0, 65468)

@@ -7,7 +7,7 @@ from typing import ClassVar
 from linemon_agent.errors import UnsupportedOptionError
 from linemon_agent.models import PingRequest, PingResult
 from linemon_agent.platforms import _iputils
-from linemon_agent.platforms.base import Platform, family, whole_seconds
+from linemon_agent.platforms.base import EVERY_OPTION, Platform, family, whole_seconds
 
 
 class Linux(Platform):
@@ -42,9 +42,7 @@ class Linux(Platform):
     # ever comes with a statistics block (scrapli's generic driver has no list of its own).
     failed_when_contains: ClassVar[tuple[str, ...]] = _iputils.PING_REFUSED
     failed_when_starts_with: ClassVar[tuple[str, ...]] = _iputils.PING_REFUSED_STARTS
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     # -s 0..65507 data bytes (below 16 the replies carry no timestamp, so no RTTs).
     size_range: ClassVar[tuple[int, int]] = (0, 65507)
     timeout_range: ClassVar[tuple[float, float]] = (1.0, 60.0)

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
 from linemon_agent.platforms.base import (
+    EVERY_OPTION,
     UNIT_TO_MS,
     Platform,
     bounded_lines,
@@ -64,9 +65,7 @@ class NokiaSROS(Platform):
     # under a caret line. Its on_open sets command-completion off, the console width to 512
     # and paging off; its prompt is two lines ("[/]" then "A:admin@sros# ").
     failed_when_contains: ClassVar[tuple[str, ...]] = ("MINOR:", "MAJOR:", "CRITICAL:")
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     size_range: ClassVar[tuple[int, int]] = (0, 65507)
     timeout_range: ClassVar[tuple[float, float]] = (1.0, 10.0)
     default_timeout: ClassVar[float] = 5.0
