@@ -34,17 +34,12 @@ class H3CComware(HuaweiVRP):
     description: ClassVar[str] = "H3C Comware 5/7: ping [-vpn-instance V] -c N -t MS HOST"
     scrapli_platform: ClassVar[str] = "hp_comware"
     # scrapli-community's hp_comware driver: prompts <H3C> and [H3C]; on open it runs
-    # "screen-length disable". The CLI parser's refusals are "% Unrecognized command /
+    # "screen-length disable". Comware's refusals are VRP's words ("% Unrecognized command /
     # Incomplete command / Wrong parameter / Too many parameters / Ambiguous command found at
-    # '^' position." under a caret line (scrapli-community lists the first).
+    # '^' position." under a caret line; Comware 5 also "Error: ..." lines), plus "doesn't
+    # exist".
     failed_when_contains: ClassVar[tuple[str, ...]] = (
-        "% Unrecognized command",
-        "% Incomplete command",
-        "% Wrong parameter",
-        "% Too many parameters",
-        "% Ambiguous command",
-        "Unknown host",
-        "does not exist",
+        *HuaweiVRP.failed_when_contains,
         "doesn't exist",
     )
     # Syslog lines a terminal shows start "%Nov 16 ..." (no blank): not refusals.
