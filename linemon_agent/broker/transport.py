@@ -133,7 +133,26 @@ def _scrapli_kwargs(router: Router, creds: Credentials, platform: Platform) -> d
         kwargs["comms_prompt_pattern"] = platform.prompt_pattern or r"^\S*[$#>]\s*$"
     else:
         kwargs["platform"] = platform.scrapli_platform
+        if platform.scrapli_variant is not None:
+            kwargs["variant"] = platform.scrapli_variant
     return kwargs
+
+
+def _failed_when(platform: Platform) -> list[str] | None:
+    """The platform's refusals (its parser reads the same list) for scrapli's ``failed``
+    flag, given per command: scrapli's generic driver takes no list of its own."""
+    return list(platform.failed_when_contains) or None
+
+
+def _check_on_open(router: Router, command: str, response: Any) -> None:
+    """An on-open command the device refused (paging left on would hang every command)."""
+    if response.failed:
+        raise SessionError(
+            router.name,
+            models.STATUS_SESSION_ERROR,
+            f"the router refused {command!r}: {str(response.result).strip()[:200]}",
+            command,
+        )
 
 
 def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
@@ -185,10 +204,17 @@ class ScrapliSession:
     return: a device that redraws its prompt cannot then be mistaken for the command's end.
     """
 
-    def __init__(self, router: Router, conn: Any, threaded: bool = False) -> None:
+    def __init__(
+        self,
+        router: Router,
+        conn: Any,
+        threaded: bool = False,
+        failed_when_contains: list[str] | None = None,
+    ) -> None:
         self.router = router
         self.conn = conn
         self.threaded = threaded
+        self.failed_when_contains = failed_when_contains
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         if self.threaded:
@@ -198,7 +224,13 @@ class ScrapliSession:
     async def send(self, command: str, timeout: float) -> str:
         try:
             response = await asyncio.wait_for(
-                self._call(self.conn.send_command, command, timeout_ops=timeout), timeout + 2.0
+                self._call(
+                    self.conn.send_command,
+                    command,
+                    timeout_ops=timeout,
+                    failed_when_contains=self.failed_when_contains,
+                ),
+                timeout + 2.0,
             )
         except Exception as exc:
             await self._abort()
@@ -315,13 +347,20 @@ async def _open_asyncssh(
             key = conn.transport.session.get_server_host_key()
             learn.learn(router.host, router.port, key.export_public_key().decode().strip())
         for command in platform.on_open_commands:
-            await conn.send_command(command, timeout_ops=10.0)
+            response = await conn.send_command(
+                command, timeout_ops=10.0, failed_when_contains=_failed_when(platform)
+            )
+            _check_on_open(router, command, response)
         await _drain_async(conn)
+    except SessionError:
+        with contextlib.suppress(Exception):
+            await conn.close()
+        raise
     except Exception as exc:
         with contextlib.suppress(Exception):
             await conn.close()
         raise _classify_open_error(router, exc) from None
-    return ScrapliSession(router, conn)
+    return ScrapliSession(router, conn, failed_when_contains=_failed_when(platform))
 
 
 async def _open_paramiko(
@@ -342,7 +381,10 @@ async def _open_paramiko(
                 key = conn.transport.session.get_remote_server_key()
                 learn.learn(router.host, router.port, f"{key.get_name()} {key.get_base64()}")
             for command in platform.on_open_commands:
-                conn.send_command(command, timeout_ops=10.0)
+                response = conn.send_command(
+                    command, timeout_ops=10.0, failed_when_contains=_failed_when(platform)
+                )
+                _check_on_open(router, command, response)
             _drain_paramiko(conn)
         except Exception:
             with contextlib.suppress(Exception):
@@ -352,6 +394,10 @@ async def _open_paramiko(
 
     try:
         conn = await asyncio.to_thread(connect)
+    except SessionError:
+        raise
     except Exception as exc:
         raise _classify_open_error(router, exc) from None
-    return ScrapliSession(router, conn, threaded=True)
+    return ScrapliSession(
+        router, conn, threaded=True, failed_when_contains=_failed_when(platform)
+    )

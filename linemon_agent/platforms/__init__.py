@@ -30,8 +30,15 @@ CORE_PLATFORMS: dict[str, str] = {
     "huawei_vrp": "linemon_agent.platforms.huawei_vrp:HuaweiVRP",
     "mikrotik_routeros": "linemon_agent.platforms.mikrotik_routeros:MikrotikRouterOS",
     "mikrotik_routeros_v6": "linemon_agent.platforms.mikrotik_routeros:MikrotikRouterOSv6",
+    "h3c_comware": "linemon_agent.platforms.h3c_comware:H3CComware",
+    "nokia_sros": "linemon_agent.platforms.nokia_sros:NokiaSROS",
+    "nokia_sros_classic": "linemon_agent.platforms.nokia_sros:NokiaSROSClassic",
+    "nokia_srlinux": "linemon_agent.platforms.nokia_srlinux:NokiaSRLinux",
+    "vyos": "linemon_agent.platforms.vyos:VyOS",
     "linux": "linemon_agent.platforms.linux:Linux",
 }
+# Other names operators know a core platform by (scrapli-community's, the vendor's old one).
+ALIASES: dict[str, str] = {"hp_comware": "h3c_comware"}
 
 
 def _load(name: str, spec: str) -> object:
@@ -63,21 +70,32 @@ def _plugin_specs() -> dict[str, str]:
 
 
 def platform_names() -> list[str]:
-    """Every platform name: core first, then plugins (a plugin cannot shadow a core name)."""
+    """Every platform name: core first, then plugins (a plugin cannot shadow a core name or
+    an alias)."""
     names = list(CORE_PLATFORMS)
-    names += sorted(n for n in _plugin_specs() if n not in CORE_PLATFORMS)
+    names += sorted(n for n in _plugin_specs() if n not in CORE_PLATFORMS and n not in ALIASES)
     return names
 
 
 @cache
 def get_platform(name: str) -> Platform:
-    """The platform called ``name``; :class:`UnknownPlatformError` lists the known ones."""
+    """The platform called ``name`` (or an alias of it); :class:`UnknownPlatformError` lists
+    the known ones."""
+    if name in ALIASES:
+        return get_platform(ALIASES[name])
     spec = CORE_PLATFORMS.get(name)
     if spec is None:
         spec = _plugin_specs().get(name)
     if spec is None:
-        raise UnknownPlatformError(name, platform_names())
+        raise UnknownPlatformError(name, platform_names() + sorted(ALIASES))
     return _instantiate(name, _load(name, spec))
 
 
-__all__ = ["CORE_PLATFORMS", "ENTRY_POINT_GROUP", "Platform", "get_platform", "platform_names"]
+__all__ = [
+    "ALIASES",
+    "CORE_PLATFORMS",
+    "ENTRY_POINT_GROUP",
+    "Platform",
+    "get_platform",
+    "platform_names",
+]

@@ -19,9 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from linemon_agent.errors import LinemonError
 from linemon_agent.models import PingResult
-from linemon_agent.platforms.base import TRANSMITTED_RE, Platform, to_float
+from linemon_agent.platforms.base import TRANSMITTED_RE, Platform, split_lines, to_float
 
 # "--- 192.0.2.1 ping statistics ---", "--- statistiques ping 8.8.8.8 ---"
 _HEADER = re.compile(r"^[ \t]*---[ \t].*[ \t]---[ \t]*$")
@@ -50,14 +49,29 @@ _RTT = re.compile(
 # Why ping printed no summary: its own complaints ("ping: connect: Network is unreachable",
 # "ping: bad address 'x'", "ping: SO_BINDTODEVICE eth9: No such device", "ping: invalid
 # option -- 'X'"), the shell's ("-bash: ping: command not found", "sh: ping: not found") and
-# the usage text that follows a bad option.
-_ERROR_LINE = re.compile(
-    r"^[ \t]*(?:ping6?:.*|.*(?:command not found|: not found|Usage|unknown host"
-    r"|Name or service not known|Temporary failure in name resolution|bad address"
-    r"|No such device|Cannot assign requested address|Network is unreachable"
-    r"|No route to host|Operation not permitted|Permission denied|invalid option"
-    r"|unrecognized option|invalid argument).*)$",
-    re.IGNORECASE | re.MULTILINE,
+# the usage text that follows a bad option. Platforms running iputils list these in their
+# refusal data.
+PING_REFUSED_STARTS = ("ping:", "ping6:")
+PING_REFUSED = (
+    "command not found",
+    ": not found",
+    "Usage",
+    "unknown host",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "bad address",
+    "unknown iface",
+    "SO_BINDTODEVICE",
+    "No such device",
+    "Cannot assign requested address",
+    "Network is unreachable",
+    "No route to host",
+    "Operation not permitted",
+    "Permission denied",
+    "invalid option",
+    "unrecognized option",
+    "invalid argument",
+    "invalid number",
 )
 
 
@@ -104,7 +118,7 @@ def _find_summary(lines: list[str]) -> tuple[int, re.Match[str]] | None:
 
 def parse_summary(output: str) -> Summary | None:
     """The run's statistics, or None when the output holds no summary line."""
-    lines = output.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = split_lines(output)
     found = _find_summary(lines)
     if found is None:
         return None
@@ -134,31 +148,19 @@ def parse_summary(output: str) -> Summary | None:
     )
 
 
-def _refusal(
-    platform: Platform, output: str, reason: str, cli_errors: re.Pattern[str] | None
-) -> LinemonError:
-    """CommandError when the output says why ping did not run, else ParseError."""
-    if not output.strip():
-        return platform.parse_error("empty output", output)
-    text = output.replace("\r", "\n")
-    for pattern in (cli_errors, _ERROR_LINE):
-        found = None if pattern is None else pattern.search(text)
-        if found is not None:
-            return platform.command_error(found.group(0).strip()[:200], output)
-    return platform.parse_error(reason, output)
+def parse(platform: Platform, output: str) -> PingResult:
+    """The result of an iputils/BusyBox run on ``platform``.
 
-
-def parse(platform: Platform, output: str, cli_errors: re.Pattern[str] | None = None) -> PingResult:
-    """The result of an iputils/BusyBox run; ``cli_errors`` matches the device CLI's refusals.
-
-    Raises the platform's CommandError when ping could not run (no summary, and a line that
-    says why) and its ParseError for anything else without a usable summary.
+    Raises the platform's CommandError when ping could not run (no summary, and a line its
+    refusal data recognises) and its ParseError for anything else without a usable summary.
     """
     summary = parse_summary(output)
     if summary is None:
-        raise _refusal(platform, output, "no 'packets transmitted' statistics line", cli_errors)
+        missing = "no 'packets transmitted' statistics line"
+        raise platform.refusal(split_lines(output), output, missing)
     if summary.sent == 0:
-        raise _refusal(platform, output, "the summary says no probe was sent", cli_errors)
+        missing = "the summary says no probe was sent"
+        raise platform.refusal(split_lines(output), output, missing)
     return PingResult.measured(
         summary.sent,
         summary.received,

@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
-import math
-import re
 from typing import ClassVar
 
-from linemon_agent.errors import UnsupportedOptionError
 from linemon_agent.models import PingRequest, PingResult
 from linemon_agent.platforms import _iputils
-from linemon_agent.platforms.base import Platform
-
-# What the EOS CLI prints instead of running ping: "% Invalid input (at token 3: 'x')",
-# "% VRF 'CUST' is not active", "% No source interface Loopback9" (eAPI returns the same
-# texts without the '%').
-_CLI_ERROR = re.compile(
-    r"^[ \t]*(?:%.*|.*(?:Invalid input|Incomplete command|Ambiguous command|is not active"
-    r"|No source interface|does not exist|not configured).*)$",
-    re.MULTILINE,
-)
-
-
-def _family(text: str | None) -> int | None:
-    """4 or 6 for an IP address, None for a host name (or nothing)."""
-    if text is None:
-        return None
-    try:
-        return ipaddress.ip_address(text).version
-    except ValueError:
-        return None
+from linemon_agent.platforms.base import EVERY_OPTION, Platform, family
 
 
 class AristaEOS(Platform):
@@ -45,20 +22,26 @@ class AristaEOS(Platform):
     name: ClassVar[str] = "arista_eos"
     description: ClassVar[str] = "Arista EOS: ping vrf V TARGET repeat N size N timeout N source S"
     scrapli_platform: ClassVar[str] = "arista_eos"
-    # scrapli's own EOS list (its on_open already sets terminal length 0 and width 32767).
+    # scrapli's own EOS list (its on_open already sets terminal length 0 and width 32767),
+    # what the CLI prints instead of running ping ("% Invalid input (at token 3: 'x')", "% VRF
+    # 'CUST' is not active", "% No source interface Loopback9"; eAPI returns the same texts
+    # without the '%'), and what the iputils ping underneath says.
     failed_when_contains: ClassVar[tuple[str, ...]] = (
-        "% Ambiguous command",
+        "Ambiguous command",
         "% Error",
-        "% Incomplete command",
-        "% Invalid input",
+        "Incomplete command",
+        "Invalid input",
         "% Cannot commit",
         "% Unavailable command",
         "% Duplicate sequence number",
+        "is not active",
+        "No source interface",
+        "does not exist",
+        "not configured",
+        *_iputils.PING_REFUSED,
     )
-    keepalive_command: ClassVar[str] = ""
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    failed_when_starts_with: ClassVar[tuple[str, ...]] = ("%", *_iputils.PING_REFUSED_STARTS)
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     # size <36-18024> datagram bytes (IOS-style); timeout in whole seconds, 2 by default.
     size_range: ClassVar[tuple[int, int]] = (36, 18024)
     timeout_range: ClassVar[tuple[float, float]] = (1.0, 60.0)
@@ -69,24 +52,12 @@ class AristaEOS(Platform):
         words = ["ping"]
         if request.vrf is not None:
             words += ["vrf", request.vrf]
-        if _family(request.target) is None and _family(request.source) == 6:
+        if family(request.target) is None and family(request.source) == 6:
             words.append("ipv6")
-        words += [request.target, "repeat", str(request.count)]
-        if request.size is not None:
-            words += ["size", str(request.size)]
-        if request.timeout is not None:
-            words += ["timeout", str(math.ceil(request.timeout))]
-        if request.source is not None and request.source_interface is not None:
-            raise UnsupportedOptionError(
-                self.name,
-                "source_interface",
-                request.source_interface,
-                "EOS ping takes one source: an address or an interface, not both",
-            )
-        source = request.source or request.source_interface
-        if source is not None:
-            words += ["source", source]
+        words.append(request.target)
+        words += self.probe_words(request, "repeat")
+        words += self.source_words(request, "source")
         return " ".join(words)
 
     def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:
-        return _iputils.parse(self, output, _CLI_ERROR)
+        return _iputils.parse(self, output)

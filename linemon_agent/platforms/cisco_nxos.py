@@ -2,48 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
-import math
 from typing import ClassVar
 
 from linemon_agent.errors import UnsupportedOptionError
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import MAX_LINE, TRANSMITTED_RE, Platform, split_lines
-
-# What NX-OS prints instead of a summary when it refuses or cannot run the ping: CLI parser
-# errors ("% Invalid ..."), and the ping process's own ("ping: bad context CUST" for an unknown
-# VRF, "can't bind to address" for a source it does not own, "Invalid host/interface" for a
-# name or interface it does not know). Only consulted when no statistics line was printed.
-_ERROR_PREFIXES = ("%", "ping:", "ping6:", "connect:")
-_ERROR_PHRASES = (
-    "bad context",
-    "bind to address",
-    "not permitted",
-    "invalid host",
-    "unknown host",
-    "does not exist",
-    "not found",
-    "network is unreachable",
-    "no route to host",
-)
-
-
-def _is_error(text: str) -> bool:
-    return text.startswith(_ERROR_PREFIXES) or any(p in text.lower() for p in _ERROR_PHRASES)
-
-
-# Statistics and round-trip lines are short; longer lines are never read as one (this also
-# keeps the regular expressions linear on hostile input).
-
-
-def _family(text: str | None) -> int | None:
-    """4 or 6 for an IP address, None for a host name (or nothing)."""
-    if text is None:
-        return None
-    try:
-        return ipaddress.ip_address(text).version
-    except ValueError:
-        return None
+from linemon_agent.platforms.base import EVERY_OPTION, Platform, family, split_lines
 
 
 class CiscoNXOS(Platform):
@@ -52,18 +15,28 @@ class CiscoNXOS(Platform):
     name: ClassVar[str] = "cisco_nxos"
     description: ClassVar[str] = "Cisco NX-OS (Nexus): ping / ping6 ... vrf V count N"
     scrapli_platform: ClassVar[str] = "cisco_nxos"
-    # scrapli's own NX-OS list (its on_open already sets terminal length 0 and width 511).
+    # scrapli's own NX-OS list (its on_open already sets terminal length 0 and width 511),
+    # then the ping process's own ("ping: bad context CUST" for an unknown VRF, "can't bind
+    # to address" for a source it does not own, "Invalid host/interface" for a name or
+    # interface it does not know); any "%" line counts too.
     failed_when_contains: ClassVar[tuple[str, ...]] = (
         "% Ambiguous command",
         "% Incomplete command",
         "% Invalid input detected",
         "% Invalid command at",
         "% Invalid parameter",
+        "bad context",
+        "bind to address",
+        "not permitted",
+        "Invalid host",
+        "Unknown host",
+        "does not exist",
+        "not found",
+        "Network is unreachable",
+        "No route to host",
     )
-    keepalive_command: ClassVar[str] = ""
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    failed_when_starts_with: ClassVar[tuple[str, ...]] = ("%", "ping:", "ping6:", "connect:")
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     # packet-size <1-65468>; timeout <1-60> whole seconds (default 2); one probe a second.
     size_range: ClassVar[tuple[int, int]] = (1, 65468)
     timeout_range: ClassVar[tuple[float, float]] = (1.0, 60.0)
@@ -73,8 +46,7 @@ class CiscoNXOS(Platform):
     def _build(self, request: PingRequest) -> str:
         # ping6 for IPv6 targets, and for a host name that must resolve to IPv6 because the
         # source address is IPv6. Option order follows what NX-OS and its parsers use.
-        family = _family(request.target) or _family(request.source)
-        ipv6 = family == 6
+        ipv6 = (family(request.target) or family(request.source)) == 6
         words = ["ping6" if ipv6 else "ping", request.target]
         if request.vrf is not None:
             words += ["vrf", request.vrf]
@@ -90,23 +62,11 @@ class CiscoNXOS(Platform):
                 )
             # ping6 names its egress interface "interface"; IPv4 ping has "source-interface".
             words += ["interface" if ipv6 else "source-interface", request.source_interface]
-        words += ["count", str(request.count)]
-        if request.size is not None:
-            words += ["packet-size", str(request.size)]
-        if request.timeout is not None:
-            words += ["timeout", str(math.ceil(request.timeout))]
+        words += self.probe_words(request, "count", size="packet-size")
         return " ".join(words)
 
     def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:
         lines = split_lines(output)
-        summaries = [
-            (at, match)
-            for at, line in enumerate(lines)
-            if len(line) <= MAX_LINE
-            and "transmitted" in line.lower()
-            and (match := TRANSMITTED_RE.search(line))
-        ]
-        if not summaries:
-            raise self.refusal(lines, output, _is_error, "no 'packets transmitted' statistics line")
+        summaries = self.bsd_summaries(lines, output)
         at, summary = summaries[-1]  # the last statistics block is this ping's
         return self.bsd_statistics(lines, at, summary, output)

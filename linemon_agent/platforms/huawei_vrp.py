@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-import math
-import re
 from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import RTT_RE, Platform, rtt_values, to_float
+from linemon_agent.platforms.base import EVERY_OPTION, Platform, family, milliseconds
 
 # The statistics block prints one fact a line (older and newer VRP alike):
 #     --- 10.1.1.1 ping statistics ---          (also "--10.1.1.1 ping statistics--")
@@ -16,55 +13,8 @@ from linemon_agent.platforms.base import RTT_RE, Platform, rtt_values, to_float
 #       4 packet(s) received
 #       20.00% packet loss
 #     round-trip min/avg/max = 10/32/50 ms      (also "min/avg/max=1/23/115 ms")
-# A few builds put the first three facts on one comma-separated line; the same expressions
-# read both. Reply and "Request time out" lines are never counted: the summary is the truth.
-_TRANSMITTED = re.compile(r"(\d+)\s+packets?(?:\(s\))?\s+transmitted", re.IGNORECASE)
-_RECEIVED = re.compile(r"(\d+)\s+packets?(?:\(s\))?\s+received", re.IGNORECASE)
-_LOSS = re.compile(r"(\d+(?:[.,]\d+)?)\s*%\s*packet\s+loss", re.IGNORECASE)
-# How far below the "transmitted" line the "received" line may be.
-_RECEIVED_WITHIN = 3
-# What VRP prints instead of statistics when it refuses the command: the CLI parser's
-# "Error: Unrecognized command / Wrong parameter / Incomplete command / Too many parameters
-# found at '^' position." under a caret line, and the ping module's own "Error: ..." lines
-# (unknown VPN instance, source address not local, host name that does not resolve).
-# Only consulted when no statistics were printed.
-_ERROR_PREFIXES = ("error:",)
-_ERROR_PHRASES = (
-    "unrecognized command",
-    "wrong parameter",
-    "incomplete command",
-    "too many parameters",
-    "ambiguous command",
-    "does not exist",
-    "unknown host",
-    "failed to resolve",
-    "invalid source",
-)
-
-
-def _is_error(text: str) -> bool:
-    lowered = text.lower()
-    return lowered.startswith(_ERROR_PREFIXES) or any(p in lowered for p in _ERROR_PHRASES)
-
-
-# Statistics lines are short; longer lines are never read as one (this also keeps the
-# regular expressions linear on hostile input).
-_MAX_LINE = 300
-
-
-def _family(text: str | None) -> int | None:
-    """4 or 6 for an IP address, None for a host name (or nothing)."""
-    if text is None:
-        return None
-    try:
-        return ipaddress.ip_address(text).version
-    except ValueError:
-        return None
-
-
-def _milliseconds(seconds: float) -> int:
-    """A per-probe timeout in VRP's unit: whole milliseconds, rounded up."""
-    return math.ceil(round(seconds * 1000.0, 3))
+# A few builds put the first three facts on one comma-separated line; the base's
+# packet_statistics reads both (H3C Comware prints the same facts).
 
 
 class HuaweiVRP(Platform):
@@ -81,13 +31,25 @@ class HuaweiVRP(Platform):
     name: ClassVar[str] = "huawei_vrp"
     description: ClassVar[str] = "Huawei VRP (AR/NE/CE/S/USG): ping [-vpn-instance V] -c N HOST"
     scrapli_platform: ClassVar[str] = "huawei_vrp"
-    # scrapli-community's own list; its on_open already runs "screen-length 0 temporary" and
-    # sets a 256-column screen, and its prompt pattern accepts HRP_M<...>/HRP_S<...>.
-    failed_when_contains: ClassVar[tuple[str, ...]] = ("Error:",)
-    keepalive_command: ClassVar[str] = ""
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
+    # scrapli-community's own list is "Error:" (its on_open already runs "screen-length 0
+    # temporary" and sets a 256-column screen; its prompt pattern accepts HRP_M<...>). VRP
+    # prints instead of statistics the CLI parser's "Error: Unrecognized command / Wrong
+    # parameter / Incomplete command / Too many parameters found at '^' position." under a
+    # caret line, and the ping module's own "Error: ..." lines (unknown VPN instance, source
+    # address not local, host name that does not resolve).
+    failed_when_contains: ClassVar[tuple[str, ...]] = (
+        "Error:",
+        "Unrecognized command",
+        "Wrong parameter",
+        "Incomplete command",
+        "Too many parameters",
+        "Ambiguous command",
+        "does not exist",
+        "Unknown host",
+        "Failed to resolve",
+        "Invalid source",
     )
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     # -s 20-9600 bytes of payload (the range the AR, S and CE references give); -t 0-65535
     # ms. Probes go out 500 ms apart for IPv4 and up to 2000 ms apart for IPv6 (CE/NE
     # default -m): the larger bounds how long a ping may take.
@@ -95,19 +57,24 @@ class HuaweiVRP(Platform):
     timeout_range: ClassVar[tuple[float, float]] = (0.001, 65.535)
     default_timeout: ClassVar[float] = 2.0
     probe_interval: ClassVar[float] = 2.0
+    #: the word a host name gets for IPv4 (None: none), and the IPv6 VPN keyword
+    ipv4_keyword: ClassVar[str | None] = None
+    ipv6_vpn_keyword: ClassVar[str] = "vpn-instance"
 
     def _build(self, request: PingRequest) -> str:
         # A host name resolves as IPv6 only under "ping ipv6": use it when the source
         # address it must leave from is IPv6.
-        ipv6 = (_family(request.target) or _family(request.source)) == 6
+        ipv6 = (family(request.target) or family(request.source)) == 6
         words = ["ping", "ipv6"] if ipv6 else ["ping"]
+        if not ipv6 and self.ipv4_keyword is not None and family(request.target) is None:
+            words.append(self.ipv4_keyword)
         if request.vrf is not None:
-            words += ["vpn-instance" if ipv6 else "-vpn-instance", request.vrf]
+            words += [self.ipv6_vpn_keyword if ipv6 else "-vpn-instance", request.vrf]
         words += ["-c", str(request.count)]
         if request.size is not None:
             words += ["-s", str(request.size)]
         if request.timeout is not None:
-            words += ["-t", str(_milliseconds(request.timeout))]
+            words += ["-t", str(milliseconds(request.timeout))]
         if request.source is not None:
             words += ["-a", request.source]
         interface = [] if request.source_interface is None else ["-i", request.source_interface]
@@ -119,40 +86,4 @@ class HuaweiVRP(Platform):
         return " ".join(words)
 
     def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:
-        lines = [
-            line if len(line) <= _MAX_LINE else ""
-            for line in output.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        ]
-        starts = [at for at, line in enumerate(lines) if _TRANSMITTED.search(line)]
-        if not starts:
-            raise self.refusal(
-                lines, output, _is_error, "no 'packet(s) transmitted' statistics line"
-            )
-        at = starts[-1]  # the last statistics block is this ping's
-        transmitted = _TRANSMITTED.search(lines[at])
-        received = next(
-            (
-                match
-                for line in lines[at : at + _RECEIVED_WITHIN + 1]
-                if (match := _RECEIVED.search(line))
-            ),
-            None,
-        )
-        if transmitted is None or received is None:
-            raise self.parse_error("statistics without a 'packet(s) received' line", output)
-        block = lines[at:]
-        loss = next((m for line in block if (m := _LOSS.search(line))), None)
-        rtt = next((m for line in block if (m := RTT_RE.search(line))), None)
-        values = rtt_values(rtt)
-        return PingResult.measured(
-            self.count(transmitted.group(1), output),
-            self.count(received.group(1), output),
-            *values,
-            extra={"device_loss_pct": to_float(loss.group(1))} if loss else {},
-        )
-        for line in lines:
-            text = line.strip()
-            lowered = text.lower()
-            if lowered.startswith(_ERROR_PREFIXES) or any(p in lowered for p in _ERROR_PHRASES):
-                return self.command_error(text[:200], output)
-        return self.parse_error("no 'packet(s) transmitted' statistics line", output)
+        return self.packet_statistics(output)

@@ -2,57 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
-import math
 from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import MAX_LINE, TRANSMITTED_RE, Platform, split_lines
-
-# What Junos prints instead of a summary when it refuses or cannot run the ping: CLI errors
-# ("syntax error, expecting <command>.", "error: ..."), and the ping process's own ("ping:
-# cannot resolve X: Unknown host", "invalid routing instance", "ping: bind: Can't assign
-# requested address"; Evolved: "ping: X: Name or service not known"). Only consulted when no
-# statistics line was printed.
-_ERROR_PREFIXES = ("error:", "ping:", "ping6:", "connect:")
-_ERROR_PHRASES = (
-    "syntax error",
-    "unknown command",
-    "is ambiguous",
-    "no valid completions",
-    "missing mandatory",
-    "invalid numeric value",
-    "invalid value",
-    "invalid routing instance",
-    "invalid interface",
-    "unknown host",
-    "name or service not known",
-    "not found",
-    "does not exist",
-    "network is unreachable",
-    "no route to host",
-    "assign requested address",
+from linemon_agent.platforms.base import (
+    EVERY_OPTION,
+    Platform,
+    family,
+    rapid_marks,
+    split_lines,
+    whole_seconds,
 )
-
-
-def _is_error(text: str) -> bool:
-    return text.startswith(_ERROR_PREFIXES) or any(p in text.lower() for p in _ERROR_PHRASES)
-
-
-# ``rapid`` prints one mark per probe: '!' a reply, '.' a probe that timed out.
-_MARKS = frozenset("!.")
-# Statistics and round-trip lines are short; longer lines are never read as one (this also
-# keeps the regular expressions linear on hostile input).
-
-
-def _family(text: str | None) -> int | None:
-    """4 or 6 for an IP address, None for a host name (or nothing)."""
-    if text is None:
-        return None
-    try:
-        return ipaddress.ip_address(text).version
-    except ValueError:
-        return None
 
 
 class JuniperJunos(Platform):
@@ -67,7 +27,10 @@ class JuniperJunos(Platform):
     description: ClassVar[str] = "Juniper Junos / Junos OS Evolved: ping ... count N rapid"
     scrapli_platform: ClassVar[str] = "juniper_junos"
     # scrapli's own Junos list (its on_open already sets screen-length 0, screen-width 511 and
-    # complete-on-space off, so the CLI never rewrites the command we type).
+    # complete-on-space off, so the CLI never rewrites the command we type), then what the
+    # ping process prints instead of a summary ("ping: cannot resolve X: Unknown host",
+    # "invalid routing instance", "ping: bind: Can't assign requested address"; Evolved:
+    # "ping: X: Name or service not known"), and CLI errors starting "error:".
     failed_when_contains: ClassVar[tuple[str, ...]] = (
         "is ambiguous",
         "No valid completions",
@@ -75,11 +38,19 @@ class JuniperJunos(Platform):
         "syntax error",
         "missing mandatory argument",
         "invalid numeric value",
+        "invalid value",
+        "invalid routing instance",
+        "invalid interface",
+        "Unknown host",
+        "Name or service not known",
+        "not found",
+        "does not exist",
+        "Network is unreachable",
+        "No route to host",
+        "assign requested address",
     )
-    keepalive_command: ClassVar[str] = ""
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    failed_when_starts_with: ClassVar[tuple[str, ...]] = ("error:", "ping:", "ping6:", "connect:")
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     # size 0-65468 bytes of payload; wait in whole seconds (10 by default); rapid sends the
     # next probe as soon as the previous one is answered.
     size_range: ClassVar[tuple[int, int]] = (0, 65468)
@@ -89,8 +60,8 @@ class JuniperJunos(Platform):
 
     def _build(self, request: PingRequest) -> str:
         words = ["ping", request.target]
-        source_family = _family(request.source)
-        if _family(request.target) is None and source_family is not None:
+        source_family = family(request.source)
+        if family(request.target) is None and source_family is not None:
             # A host name resolves in the family of the source address it is pinged from.
             words.append("inet6" if source_family == 6 else "inet")
         if request.vrf is not None:
@@ -102,24 +73,14 @@ class JuniperJunos(Platform):
         if request.size is not None:
             words += ["size", str(request.size)]
         if request.timeout is not None:
-            words += ["wait", str(math.ceil(request.timeout))]
+            words += ["wait", str(whole_seconds(request.timeout))]
         words += ["count", str(request.count), "rapid"]
         return " ".join(words)
 
     def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:
         lines = split_lines(output)
-        summaries = [
-            (at, match)
-            for at, line in enumerate(lines)
-            if len(line) <= MAX_LINE
-            and "transmitted" in line.lower()
-            and (match := TRANSMITTED_RE.search(line))
-        ]
-        if not summaries:
-            raise self.refusal(lines, output, _is_error, "no 'packets transmitted' statistics line")
+        summaries = self.bsd_summaries(lines, output)
         at, summary = summaries[-1]  # the last statistics block is this ping's
         since = summaries[-2][0] + 1 if len(summaries) > 1 else 0
-        marks = "".join(
-            line.strip() for line in lines[since:at] if line.strip() and set(line.strip()) <= _MARKS
-        )
+        marks = rapid_marks(lines[since:at])
         return self.bsd_statistics(lines, at, summary, output, marks=marks or None)

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-import math
 from typing import ClassVar
 
 from linemon_agent.errors import UnsupportedOptionError
 from linemon_agent.models import PingRequest, PingResult
 from linemon_agent.platforms import _iputils
-from linemon_agent.platforms.base import Platform
-
-
-def _family(text: str | None) -> int | None:
-    """4 or 6 for an IP address, None for a host name (or nothing)."""
-    if text is None:
-        return None
-    try:
-        return ipaddress.ip_address(text).version
-    except ValueError:
-        return None
+from linemon_agent.platforms.base import EVERY_OPTION, Platform, family, whole_seconds
 
 
 class Linux(Platform):
@@ -52,26 +40,9 @@ class Linux(Platform):
     prompt_pattern: ClassVar[str | None] = r"^[\w.@:~/()\[\]+ -]{0,80}[$#>]\s*$"
     # What ping or the shell prints when the ping could not start at all; none of these
     # ever comes with a statistics block (scrapli's generic driver has no list of its own).
-    failed_when_contains: ClassVar[tuple[str, ...]] = (
-        "command not found",
-        ": not found",
-        "Usage",
-        "invalid option",
-        "unrecognized option",
-        "invalid number",
-        "Name or service not known",
-        "Temporary failure in name resolution",
-        "unknown host",
-        "bad address",
-        "unknown iface",
-        "SO_BINDTODEVICE",
-        "bind: Cannot assign requested address",
-        "connect: Network is unreachable",
-    )
-    keepalive_command: ClassVar[str] = ""
-    supports: ClassVar[frozenset[str]] = frozenset(
-        {"size", "timeout", "vrf", "source", "source_interface"}
-    )
+    failed_when_contains: ClassVar[tuple[str, ...]] = _iputils.PING_REFUSED
+    failed_when_starts_with: ClassVar[tuple[str, ...]] = _iputils.PING_REFUSED_STARTS
+    supports: ClassVar[frozenset[str]] = EVERY_OPTION
     # -s 0..65507 data bytes (below 16 the replies carry no timestamp, so no RTTs).
     size_range: ClassVar[tuple[int, int]] = (0, 65507)
     timeout_range: ClassVar[tuple[float, float]] = (1.0, 60.0)
@@ -80,17 +51,17 @@ class Linux(Platform):
 
     def _build(self, request: PingRequest) -> str:
         words = ["LC_ALL=C", "ping"]
-        target_family = _family(request.target)
-        family = target_family or _family(request.source)
-        if family == 6:
+        target_family = family(request.target)
+        ip_family = target_family or family(request.source)
+        if ip_family == 6:
             words.append("-6")
-        elif family == 4 and target_family is None:
+        elif ip_family == 4 and target_family is None:
             words.append("-4")
         words += ["-n", "-q", "-c", str(request.count)]
         if request.size is not None:
             words += ["-s", str(request.size)]
         if request.timeout is not None:
-            words += ["-W", str(math.ceil(request.timeout))]
+            words += ["-W", str(whole_seconds(request.timeout))]
         if request.source is not None:
             words += ["-I", request.source]
         if request.vrf is not None and request.source_interface is not None:
@@ -113,7 +84,7 @@ class Linux(Platform):
             raise UnsupportedOptionError(
                 self.name, field, name, "a Linux device name has at most 15 characters, no / or :"
             )
-        if _family(name) is not None:
+        if family(name) is not None:
             raise UnsupportedOptionError(
                 self.name, field, name, "ping -I would take this name for a source address"
             )

@@ -6,7 +6,7 @@ import re
 from typing import ClassVar
 
 from linemon_agent.models import PingRequest, PingResult
-from linemon_agent.platforms.base import RTT_RE, TRANSMITTED_RE, Platform, rtt_values, to_float
+from linemon_agent.platforms.base import TRANSMITTED_RE, Platform, bounded_lines
 
 # RouterOS v6 and v7 print a table whose header and running summary repeat as the ping
 # goes on; only the last summary counts:
@@ -34,44 +34,9 @@ _DURATION = re.compile(r"(?:\d{1,9}(?:\.\d{1,6})?(?:ms|us|h|m|s))+")
 _DURATION_PART = re.compile(r"(\d{1,9}(?:\.\d{1,6})?)(ms|us|h|m|s)")
 _UNIT_TO_MS = {"h": 3_600_000.0, "m": 60_000.0, "s": 1000.0, "ms": 1.0, "us": 0.001}
 # RouterOS v2-v5 printed BSD-style statistics instead ("5 packets transmitted, 5 packets
-# received, 0% packet loss" then "round-trip min/avg/max = 0/0.6/3 ms").
-_BSD_LOSS = re.compile(r"(\d+(?:[.,]\d+)?)\s*%\s*packet\s+loss", re.IGNORECASE)
-# What the console prints instead of a summary when it refuses the command: parser errors
-# ("bad command name pingx (line 1 column 2)", "expected end of command (line 1 column 40)",
-# "syntax error ..."), argument errors ("input does not match any value of vrf", "invalid
-# value for argument address: ... could not get answer from dns server", "value of size
-# out of range (28..65535)") and "failure: ..." messages. Only consulted without a summary.
-_ERROR_PHRASES = (
-    "bad command name",
-    "expected end of command",
-    "expected command name",
-    "syntax error",
-    "input does not match any value",
-    "invalid value for argument",
-    "invalid value of",
-    "out of range",
-    "ambiguous value",
-    "missing value",
-    "no such item",
-    "failure:",
-    "could not resolve",
-    "could not get answer",
-    "dns name does not exist",
-    "not enough permissions",
-)
-
-
-def _is_error(text: str) -> bool:
-    return any(phrase in text.lower() for phrase in _ERROR_PHRASES)
-
-
+# received, 0% packet loss" then "round-trip min/avg/max = 0/0.6/3 ms"): the base reads them.
 # Escape sequences a terminal-aware console may still send (colours, line clears).
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-# Summary lines are short; longer lines are never read as one (this also keeps the
-# regular expressions linear on hostile input).
-_MAX_LINE = 300
-
-
 def duration_ms(text: str) -> float | None:
     """A RouterOS duration ("1ms25us", "58us", "146ms", "1s20ms") in ms; None if not one."""
     if not _DURATION.fullmatch(text):
@@ -91,18 +56,31 @@ class MikrotikRouterOS(Platform):
     name: ClassVar[str] = "mikrotik_routeros"
     description: ClassVar[str] = "MikroTik RouterOS v6/v7: /ping address=X count=N [vrf=V]"
     scrapli_platform: ClassVar[str] = "mikrotik_routeros"
-    # scrapli-community lists none for RouterOS; these are the console's own error texts.
-    # Its driver appends "+cet511w4098h" to the login name (no colours, dumb terminal, 511
-    # columns), so no on-open command is needed, and strips the echoed command line.
+    # scrapli-community lists none for RouterOS. Its driver appends "+cet511w4098h" to the
+    # login name (no colours, dumb terminal, 511 columns), so no on-open command is needed,
+    # and strips the echoed command line. What the console prints instead of a summary:
+    # parser errors ("bad command name pingx (line 1 column 2)", "expected end of command
+    # (line 1 column 40)", "syntax error ..."), argument errors ("input does not match any
+    # value of vrf", "invalid value for argument address: ... could not get answer from dns
+    # server", "value of size out of range (28..65535)") and "failure: ..." messages.
     failed_when_contains: ClassVar[tuple[str, ...]] = (
         "bad command name",
         "expected end of command",
+        "expected command name",
         "syntax error",
-        "input does not match any value of",
+        "input does not match any value",
         "invalid value for argument",
+        "invalid value of",
+        "out of range",
+        "ambiguous value",
+        "missing value",
+        "no such item",
         "failure:",
+        "could not resolve",
+        "could not get answer",
+        "dns name does not exist",
+        "not enough permissions",
     )
-    keepalive_command: ClassVar[str] = ""
     supports: ClassVar[frozenset[str]] = frozenset({"size", "vrf", "source", "source_interface"})
     #: how /ping names the routing table: ``vrf`` on v7, ``routing-table`` on v6
     vrf_keyword: ClassVar[str] = "vrf"
@@ -124,15 +102,14 @@ class MikrotikRouterOS(Platform):
         return " ".join(words)
 
     def parse_ping(self, output: str, request: PingRequest | None = None) -> PingResult:
-        text = _ANSI.sub("", output).replace("\r\n", "\n").replace("\r", "\n")
-        lines = [line if len(line) <= _MAX_LINE else "" for line in text.split("\n")]
+        lines = bounded_lines(_ANSI.sub("", output))
         table = [at for at, line in enumerate(lines) if _SENT.search(line)]
         bsd = [(at, m) for at, line in enumerate(lines) if (m := TRANSMITTED_RE.search(line))]
         if not table and not bsd:
-            raise self.refusal(lines, output, _is_error, "no 'sent= received=' summary line")
+            raise self.refusal(lines, output, "no 'sent= received=' summary line")
         if table and (not bsd or table[-1] > bsd[-1][0]):
             return self._table_summary(lines, table[-1], output)
-        return self._bsd_summary(lines, *bsd[-1], output)
+        return self.bsd_statistics(lines, *bsd[-1], output)
 
     def _table_summary(self, lines: list[str], at: int, output: str) -> PingResult:
         """The v6/v7 ``sent= received= packet-loss= min-rtt= ...`` line (maybe wrapped)."""
@@ -157,25 +134,6 @@ class MikrotikRouterOS(Platform):
             *rtts,
             extra={"device_loss_pct": float(loss.group(1))} if loss else {},
         )
-
-    def _bsd_summary(
-        self, lines: list[str], at: int, summary: re.Match[str], output: str
-    ) -> PingResult:
-        """The v2-v5 ``N packets transmitted, N packets received`` statistics."""
-        rtt = next((m for line in lines[at + 1 :] if (m := RTT_RE.search(line))), None)
-        values = rtt_values(rtt)
-        loss = _BSD_LOSS.search(lines[at])
-        return PingResult.measured(
-            self.count(summary.group("sent"), output),
-            self.count(summary.group("received"), output),
-            *values,
-            extra={"device_loss_pct": to_float(loss.group(1))} if loss else {},
-        )
-        for line in lines:
-            text = line.strip()
-            if any(phrase in text.lower() for phrase in _ERROR_PHRASES):
-                return self.command_error(text[:200], output)
-        return self.parse_error("no 'sent= received=' summary line", output)
 
 
 class MikrotikRouterOSv6(MikrotikRouterOS):

@@ -20,7 +20,8 @@ from tests.beds.trapper import TrapperBed
 from tests.functional.broker_proc import BrokerProcess
 
 GOOD, LOSSY = "198.51.100.10", "198.51.100.20"
-OPTIONS = {"mikrotik_routeros": {}}  # RouterOS /ping has no per-probe timeout
+# RouterOS and VyOS have no per-probe timeout; linemon gives SR Linux's ping none.
+OPTIONS: dict[str, dict[str, float]] = {"mikrotik_routeros": {}, "nokia_srlinux": {}, "vyos": {}}
 
 
 def _fleet() -> dict:

@@ -18,6 +18,11 @@ EXPECTED_CORE = {
     "huawei_vrp",
     "mikrotik_routeros",
     "mikrotik_routeros_v6",
+    "h3c_comware",
+    "nokia_sros",
+    "nokia_sros_classic",
+    "nokia_srlinux",
+    "vyos",
     "linux",
 }
 
@@ -57,3 +62,22 @@ def test_mikrotik_v6_spells_the_vrf_routing_table() -> None:
     assert get_platform("mikrotik_routeros_v6").build_ping(request).endswith(
         "routing-table=CUST1"
     )
+
+
+def test_every_scrapli_platform_name_is_one_scrapli_resolves() -> None:
+    """scrapli imports a community platform as scrapli_community.<name with _ as .>."""
+    import importlib
+
+    from scrapli import Scrapli
+
+    for name in CORE_PLATFORMS:
+        platform = get_platform(name)
+        if platform.scrapli_platform in ("generic", *Scrapli.CORE_PLATFORM_MAP):
+            continue
+        module = importlib.import_module(
+            "scrapli_community." + platform.scrapli_platform.replace("_", ".")
+        )
+        details = module.SCRAPLI_PLATFORM
+        assert details, name
+        if platform.scrapli_variant is not None:
+            assert platform.scrapli_variant in details["variants"], name

@@ -9,10 +9,15 @@ from asyncssh.mac import get_default_mac_algs
 
 from linemon_agent.broker.transport import (
     PREFERRED_CIPHERS,
+    _failed_when,
     _preferred_first,
+    _scrapli_kwargs,
     asyncssh_algorithms,
 )
+from linemon_agent.config import Credentials, Router
 from linemon_agent.models import PingResult
+from linemon_agent.platforms import get_platform
+from linemon_agent.secrets import Secret
 
 COMMAND = "ping 198.51.100.1 repeat 5 timeout 1"
 
@@ -51,3 +56,17 @@ def test_to_dict_omits_unset_optional_fields_and_copies_extra() -> None:
     data["extra"]["nested"]["a"] = 2
     assert result.extra == {"nested": {"a": 1}}
     assert "extra" not in PingResult.failed("timeout", "slow").to_dict()
+
+
+
+def test_scrapli_gets_linemons_driver_variant_and_refusals() -> None:
+    creds = Credentials("default", "lab", Secret("pw"))
+    classic = get_platform("nokia_sros_classic")
+    router = Router("r1", "192.0.2.1", "nokia_sros_classic")
+    kwargs = _scrapli_kwargs(router, creds, classic)
+    assert (kwargs["platform"], kwargs["variant"]) == ("nokia_sros", "classic")
+    alias = Router("r2", "192.0.2.2", "hp_comware")
+    h3c = _scrapli_kwargs(alias, creds, get_platform(alias.platform))
+    assert h3c["platform"] == "hp_comware" and "variant" not in h3c
+    # the list scrapli flags a failed command with is the one the parser reads
+    assert _failed_when(classic) == list(classic.failed_when_contains)

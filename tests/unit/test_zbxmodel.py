@@ -66,7 +66,7 @@ def test_hostile_macros_skip_the_line_with_reason() -> None:
         "{$LINE_ROUTER_IP}": "192.0.2.1\nreload",
         "{$LINE_COUNT}": "5 | include",
         "{$LINE_CHECK_INTERVAL}": "0",
-        "{$LINE_ROUTER_PLATFORM}": "nokia_sros",
+        "{$LINE_ROUTER_PLATFORM}": "acme_os",
         "{$LINE_ROUTER_PROTOCOL}": "telnet",
         "{$LINE_SOURCE}": "$(id)",
         "{$LINE_ID}": "a b",

@@ -5,7 +5,8 @@ a ping for the server to play, or the end of the session). It knows the commands
 drivers send on open (paging off, terminal width; JunOS ``set cli ...``; Huawei
 ``screen-length 0 temporary`` and the ``screen-width`` confirmation), a harmless ``show``
 command, ``exit``, and answers anything else with the device's own "invalid input" text,
-with its caret under the offending word.
+with its caret under the offending word. H3C Comware's ``screen-length disable`` and SR OS's
+``environment ...`` commands (MD-CLI and classic) are understood too.
 """
 
 from __future__ import annotations
@@ -30,8 +31,17 @@ SSH_VERSIONS = {
     "arista_eos": "OpenSSH_8.8",
     "huawei_vrp": "HUAWEI-1.5",
     "mikrotik_routeros": "ROSSSH",
+    "h3c_comware": "Comware-7.1.064",
+    "nokia_sros": "OpenSSH_8.0",
+    "nokia_sros_classic": "OpenSSH_8.0",
+    "nokia_srlinux": "OpenSSH_8.4",
+    "vyos": "OpenSSH_9.2p1 Debian-2+deb12u3",
     "linux": "OpenSSH_9.2p1 Debian-2+deb12u3",
 }
+# SR OS's and SR Linux's commands that set the session up (scrapli-community's on_open).
+_NOKIA_ENVIRONMENT = {"environment", "//environment"}
+# Comware 7's answer to scrapli-community's on-open "screen-length disable".
+_H3C_SCREEN = "% Screen-length configuration is disabled for current user."
 _HUAWEI_TEMPORARY = (
     "Info: The configuration takes effect on the current user terminal interface only."
 )
@@ -96,6 +106,11 @@ class Cli:
             "arista_eos": f"{h}#",
             "huawei_vrp": f"<{h}>",
             "mikrotik_routeros": f"[{u}@{h}] > ",
+            "h3c_comware": f"<{h}>",
+            "nokia_sros": f"A:{u}@{h}# ",
+            "nokia_sros_classic": f"A:{h}# ",
+            "nokia_srlinux": f"A:{u}@{h}# ",
+            "vyos": f"{u}@{h}:~$ ",
             "linux": f"{u}@{h}:~$ ",
         }[self.platform]
 
@@ -103,6 +118,10 @@ class Cli:
         """The prompt as written; RouterOS draws it, then repaints it over itself."""
         if self.platform == "mikrotik_routeros":
             return self.prompt + "\r" + self.prompt
+        if self.platform == "nokia_sros":  # MD-CLI: a blank line, the context, the prompt
+            return CRLF + "[/]" + CRLF + self.prompt
+        if self.platform == "nokia_srlinux":  # the mode and context line, then the prompt
+            return CRLF + "--{ running }--[  ]--" + CRLF + self.prompt
         return self.prompt
 
     def enter(self, line: str) -> str:
@@ -131,6 +150,26 @@ class Cli:
                 f"      The current login time is {now}.",
             ),
             "mikrotik_routeros": CRLF * 2 + _lines(*_MIKROTIK_LOGO),
+            "h3c_comware": CRLF
+            + _lines(
+                "*" * 78,
+                "* Copyright (c) 2004-2023 New H3C Technologies Co., Ltd. All rights reserved.*",
+                "*" * 78,
+                "",
+            ),
+            "nokia_sros": _lines("", " SR OS Software", " Copyright (c) Nokia 2023.", ""),
+            "nokia_sros_classic": _lines("", " SR OS Software", " Copyright (c) Nokia 2019.", ""),
+            "vyos": _lines(
+                "Welcome to VyOS!",
+                "",
+                "Version:          VyOS 1.4.0",
+                "",
+            ),
+            "nokia_srlinux": _lines(
+                "Using configuration file(s): []",
+                "Welcome to the srlinux CLI.",
+                "Type 'help' (and press <ENTER>) if you need any help using this.",
+            ),
             "linux": _lines(
                 "Linux " + self.hostname + " 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC x86_64", ""
             ),
@@ -142,7 +181,7 @@ class Cli:
 
     def after_output(self) -> str:
         """What the device prints between a command's output and the next prompt."""
-        return CRLF if self.platform in ("juniper_junos", "huawei_vrp") else ""
+        return CRLF if self.platform in ("juniper_junos", "huawei_vrp", "h3c_comware") else ""
 
     # -- commands -------------------------------------------------------------------------
 
@@ -201,6 +240,18 @@ class Cli:
                 return Reply(question, prompt=False)
             if words == ["display", "clock"]:
                 return Reply(_lines(self._stamp(), ""))
+        if p == "h3c_comware":
+            if words == ["screen-length", "disable"]:
+                return Reply(_lines(_H3C_SCREEN))
+            if words == ["display", "clock"]:
+                return Reply(_lines(self._stamp(), ""))
+        if p.startswith("nokia_"):
+            if first in _NOKIA_ENVIRONMENT and len(words) > 1:
+                return Reply()  # SR OS and SR Linux say nothing
+            if words in (["show", "time"], ["show", "system", "time"]):
+                return Reply(_lines(self._stamp()))
+        if p == "vyos" and words[:2] == ["stty", "cols"]:
+            return Reply()  # scrapli-community's on_open; the shell says nothing
         if p == "mikrotik_routeros" and words in (
             ["/system", "clock", "print"],
             ["/system/clock/print"],
@@ -235,6 +286,10 @@ class Cli:
             "juniper_junos": ("show", "set", "ping"),
             "arista_eos": ("show", "terminal", "ping"),
             "huawei_vrp": ("display", "screen-length", "ping"),
+            "h3c_comware": ("display", "screen-length", "ping"),
+            "nokia_sros": ("show", "environment", "ping"),
+            "nokia_sros_classic": ("show", "environment", "ping"),
+            "nokia_srlinux": ("show", "environment", "ping"),
         }.get(self.platform, ())
         if word.lower() in first_known and len(line.split()) > 1:
             second = line.split()[1]
@@ -280,13 +335,33 @@ class Cli:
                     r.kind, "% Invalid input"
                 )
             )
-        if p == "huawei_vrp":
+        if p in ("huawei_vrp", "h3c_comware"):  # Comware's parser grew from VRP's
             what = {
                 "incomplete": "Incomplete command",
                 "ambiguous": "Ambiguous command",
                 "bad_value": "Wrong parameter",
             }.get(r.kind, "Unrecognized command")
-            return _lines(caret, f"Error: {what} found at '^' position.")
+            lead = "Error:" if p == "huawei_vrp" else "%"
+            return _lines(caret, f"{lead} {what} found at '^' position.")
+        if p == "nokia_sros":  # MGMT_CORE #2201 and CLI #2001 as SR OS prints them
+            what = {
+                "incomplete": f"MINOR: CLI #2001: Missing element value - '{r.word}'",
+                "ambiguous": f"MINOR: CLI #2003: Ambiguous element - '{r.word}'",
+                "bad_value": f"MINOR: MGMT_CORE #2301: Invalid element value - '{r.word}'",
+            }.get(r.kind, f"MINOR: MGMT_CORE #2201: Unknown element - '{r.word}'")
+            return _lines(caret, what)
+        if p == "nokia_sros_classic":
+            said = {"incomplete": "Error: Missing parameter", "bad_value": "Error: Invalid value"}
+            return _lines(caret, said.get(r.kind, "Error: Bad command."))
+        if p == "vyos":  # VyOS's op-mode parser and its ping wrapper (vyos-1x ping.py)
+            what = {"ambiguous": "Ambiguous command"}.get(r.kind, "Invalid command")
+            return _lines("", f"  {what}: {line.strip()} [{r.word}]", "")
+        if p == "nokia_srlinux":  # "Parsing error: Unknown token 'x'. Options are [...]"
+            what = {
+                "incomplete": "Incomplete command",
+                "bad_value": f"Invalid value '{r.word}'",
+            }.get(r.kind, f"Unknown token '{r.word}'")
+            return _lines(f"Parsing error: {what}.")
         if p == "mikrotik_routeros":
             column = r.position + 1
             if r.kind == "incomplete":
@@ -324,5 +399,13 @@ class Cli:
                 "invalid value for argument address:",
                 "    while resolving ip-address: could not get answer from dns server",
             ),
+            "h3c_comware": _lines(f"Ping: Unknown host {target}"),
+            "nokia_sros": _lines(
+                "MINOR: MGMT_AGENT #2005: Invalid element value - 'destination-address' could"
+                f' not transmit request to resolve "{target}"'
+            ),
+            "nokia_sros_classic": _lines(f"Error: Unknown host {target}"),
+            "nokia_srlinux": _lines(f"ping: {target}: Name or service not known"),
+            "vyos": _lines(f"ping: Unknown host: {target}"),
             "linux": _lines(f"ping: {target}: Name or service not known"),
         }[self.platform]

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from linemon_agent.platforms import get_platform
 from tests.beds.emulator.client import Emulator
 from tests.beds.emulator.config import loopback_hosts
 from tests.beds.emulator.render import PLATFORMS
@@ -54,9 +55,13 @@ def scrapli_args(emulator: Emulator, router: str, transport: str = "asyncssh") -
         "timeout_transport": 30,
         "timeout_ops": 30,
     }
-    platform = emulator.ready["routers"][router]["platform"]
-    if platform != "linux":  # linux is driven by scrapli's GenericDriver
-        args["platform"] = platform
+    # The scrapli driver (and variant) linemon drives this platform with; linux is driven by
+    # scrapli's GenericDriver.
+    platform = get_platform(emulator.ready["routers"][router]["platform"])
+    if platform.scrapli_platform != "generic":
+        args["platform"] = platform.scrapli_platform
+    if platform.scrapli_variant is not None:
+        args["variant"] = platform.scrapli_variant
     return args
 
 

@@ -1,8 +1,10 @@
 """The text of each platform's ping answer: header, one chunk per probe, summary.
 
 Pure string building, modelled on the real outputs in tests/fixtures/corpus (see its
-README): IOS/XR marks and ``Success rate``, NX-OS and JunOS BSD style, EOS and Linux
-iputils style, Huawei one fact per line, MikroTik v7 table. Lines end in CRLF.
+README) and tests/fixtures/platforms: IOS/XR marks and ``Success rate``, NX-OS and JunOS
+BSD style, EOS and Linux iputils style, Huawei one fact per line, H3C Comware 7's one-line
+statistics, SR OS's ``PING Statistics`` (with rapid marks), MikroTik v7 table. Lines end
+in CRLF.
 """
 
 from __future__ import annotations
@@ -296,6 +298,16 @@ def _iputils(eos: bool) -> Format:
     return Format(header, probe, tail)
 
 
+def _srlinux() -> Format:
+    """SR Linux: iputils inside the network instance, which it names first."""
+    linux = _iputils(eos=False)
+
+    def header(v: View) -> str:
+        return f"Using network instance {v.args.vrf or 'default'}{CRLF}" + linux.header(v)
+
+    return Format(header, linux.probe, linux.tail)
+
+
 # -- Huawei VRP ---------------------------------------------------------------------------
 
 
@@ -329,6 +341,76 @@ def _huawei_tail(v: View, sent: int, _elapsed: int, _stopped: bool) -> str:
         shown = [max(1, whole_ms(r)) for r in got]
         avg = whole_ms(sum(got) / len(got))
         text += f"    round-trip min/avg/max = {min(shown)}/{avg}/{max(shown)} ms{CRLF}"
+    return text
+
+
+# -- H3C Comware 7 ------------------------------------------------------------------------
+
+
+def _h3c_header(v: View) -> str:
+    a = v.args
+    return f"Ping {a.target} ({a.address}): {v.size} data bytes, press CTRL+C to break{CRLF}"
+
+
+def _h3c_probe(v: View, index: int) -> str:
+    rtt = v.rtts[index]
+    if rtt is None:
+        return f"Request time out{CRLF}"
+    reply = f"{v.size} bytes from {v.args.address}: icmp_seq={index} ttl=254"
+    return f"{reply} time={rtt:.3f} ms{CRLF}"
+
+
+def _h3c_tail(v: View, sent: int, _elapsed: int, _stopped: bool) -> str:
+    got = _received(v, sent)
+    loss = 100.0 * (sent - len(got)) / sent if sent else 0.0
+    vpn = f" in VPN instance {v.args.vrf}" if v.args.vrf else ""
+    text = f"{CRLF}--- Ping statistics for {v.args.target}{vpn} ---{CRLF}"
+    text += f"{sent} packet(s) transmitted, {len(got)} packet(s) received, "
+    text += f"{loss:.1f}% packet loss"
+    if got:
+        figures = "/".join(f"{x:.3f}" for x in stats(got))
+        text += f"{CRLF}round-trip min/avg/max/std-dev = {figures} ms"
+    return text + CRLF
+
+
+# -- Nokia SR OS (MD-CLI and classic) ------------------------------------------------------
+
+
+def sros_time(ms: float) -> str:
+    """SR OS times: three significant digits, at most three decimals (``0.079``, ``1.48``,
+    ``39.8``, ``103``)."""
+    for limit, decimals in ((0.9995, 3), (9.995, 2), (99.95, 1)):
+        if ms < limit:
+            return f"{ms:.{decimals}f}"
+    return str(round(ms))
+
+
+def _sros_header(v: View) -> str:
+    return f"PING {v.args.target} {v.size} data bytes{CRLF}"
+
+
+def _sros_probe(v: View, index: int) -> str:
+    rtt, seq = v.rtts[index], index + 1
+    if v.args.rapid:
+        return "!" if rtt is not None else "."
+    if rtt is None:
+        return f"Request timed out. icmp_seq={seq}.{CRLF}"
+    # IPv6 replies drop the colon after the address and say hlim
+    a = v.args.address
+    where = f"{a} icmp_seq={seq} hlim" if v.args.ipv6 else f"{a}: icmp_seq={seq} ttl"
+    return f"{v.size + 8} bytes from {where}=64 time={sros_time(rtt)}ms.{CRLF}"
+
+
+def _sros_tail(v: View, sent: int, _elapsed: int, _stopped: bool) -> str:
+    got = _received(v, sent)
+    loss = 100.0 * (sent - len(got)) / sent if sent else 0.0
+    text = CRLF if not v.args.rapid else (CRLF if sent else "")
+    text += f"---- {v.args.target} PING Statistics ----{CRLF}"
+    shown = "100" if loss == 100.0 else f"{loss:.2f}"
+    text += f"{sent} packets transmitted, {len(got)} packets received, {shown}% packet loss{CRLF}"
+    if got:
+        low, avg, high, dev = (sros_time(x) for x in stats(got))
+        text += f"round-trip min = {low}ms, avg = {avg}ms, max = {high}ms, stddev = {dev}ms{CRLF}"
     return text
 
 
@@ -373,5 +455,10 @@ FORMATS: dict[str, Format] = {
     "arista_eos": _iputils(eos=True),
     "huawei_vrp": Format(_huawei_header, _huawei_probe, _huawei_tail),
     "mikrotik_routeros": Format(_routeros_header, _routeros_probe, _routeros_tail),
+    "h3c_comware": Format(_h3c_header, _h3c_probe, _h3c_tail),
+    "nokia_sros": Format(_sros_header, _sros_probe, _sros_tail),
+    "nokia_sros_classic": Format(_sros_header, _sros_probe, _sros_tail),
+    "nokia_srlinux": _srlinux(),
+    "vyos": _iputils(eos=False),
     "linux": _iputils(eos=False),
 }

@@ -1,7 +1,7 @@
 """Read a ping command line in each platform's syntax into :class:`PingArgs` (pure).
 
-Liberal like the devices: Cisco and Juniper keywords may be abbreviated to a unique
-prefix and come in any order after the target; Huawei takes ``-x value`` options; MikroTik
+Liberal like the devices: Cisco, Juniper and SR OS keywords may be abbreviated to a unique
+prefix and come in any order after the target; Huawei and H3C take ``-x value`` options; MikroTik
 ``key=value`` arguments or a bare address; Linux getopt-style flags (``-c5`` or ``-c 5``)
 behind ``VAR=value`` words and ``ip vrf exec X``. A line the device would refuse raises
 :class:`Refusal` with the offending word's position, so the CLI can print its caret.
@@ -124,6 +124,25 @@ _HUAWEI = _grammar(
     "-a=source -c=count -s=size:int:20:9600 -t=timeout:ms:0:65535 -m=interval:ms:1:10000"
     " -vpn-instance=vrf -i=interface -h=str -p=str -tos=str -f -q -n -r -v -d"
 )
+_H3C = _grammar(
+    "-a=source -c=count -s=size:int:20:8100 -t=timeout:ms:0:65535 -m=interval:ms:1:65535"
+    " -vpn-instance=vrf -i=interface -h=str -p=str -tos=str -tc=str -f -q -n -r -v"
+)
+# SR OS, MD-CLI and classic together (MD-CLI says source-address and router-instance,
+# classic source, router and service-name; both take interface).
+_SROS = _grammar(
+    "count=count size=size:int:0:65507 timeout=timeout:int:1:10 source-address=source"
+    " source=source interface=interface router-instance=vrf router=vrf service-name=vrf"
+    " interval=interval:float:0.01:10000 rapid=rapid detail ttl=str tos=str pattern=str fc=str"
+    " next-hop=str do-not-fragment bypass-routing"
+)
+# VyOS's op-mode ping wrapper: its words, each turned into an iputils flag.
+_VYOS = _grammar(
+    "count=count size=size:int:0:65507 source-address=source interface=interface vrf=vrf"
+    " interval=interval:float:0:3600 deadline=str ttl=str tos=str pattern=str mark=str"
+    " adaptive allow-broadcast audible bypass-route do-not-fragment flood numeric no-loopback"
+    " quiet record-route timestamp verbose ipv4 ipv6=ipv6"
+)
 _MIKROTIK = _grammar(
     "address=target count=count size=size:int:14:65535 routing-table=vrf vrf=vrf"
     " src-address=source interface=interface interval=interval:duration"
@@ -178,7 +197,9 @@ def _keyword_ping(
             values[typed[0]] = typed[1]
     if "target" not in values:
         raise Refusal("incomplete", words.end + 1)
-    default = 5 if platform != "juniper_junos" or values.get("rapid") else ENDLESS
+    # JunOS (unless rapid) and VyOS ping until interrupted when no count is given.
+    endless = platform == "vyos" or (platform == "juniper_junos" and not values.get("rapid"))
+    default = ENDLESS if endless else 5
     return _args(values, default)
 
 
@@ -197,7 +218,8 @@ def _args(values: dict[str, object], default_count: int) -> PingArgs:
     return PingArgs(**kept)  # type: ignore[arg-type]
 
 
-def _huawei(line: str) -> PingArgs:
+def _dash_options(line: str, options: dict[str, str]) -> PingArgs:
+    """Huawei and H3C: ``ping [ip|ipv6] -x value ... HOST [-i IF]``, options in any order."""
     words = _Words.of(line)
     words.take()
     values: dict[str, object] = {}
@@ -212,7 +234,7 @@ def _huawei(line: str) -> PingArgs:
                 raise Refusal("invalid", at, word)
             values["target"] = word
             continue
-        kind = _HUAWEI.get(word.lower())
+        kind = options.get(word.lower())
         if kind is None:
             raise Refusal("invalid", at, word)
         if kind != "flag" and (typed := _typed(kind, *words.take())) is not None:
@@ -220,6 +242,34 @@ def _huawei(line: str) -> PingArgs:
     if "target" not in values:
         raise Refusal("incomplete", words.end + 1)
     return _args(values, 5)
+
+
+def _srlinux(line: str) -> PingArgs:
+    """SR Linux: ``ping HOST network-instance V`` with iputils flags (``-c N``, ``-I X``)."""
+    words = _Words.of(line)
+    words.take()
+    values: dict[str, object] = {"ipv6": False}
+    while words.more():
+        word, at = words.take()
+        if word == "network-instance":
+            values["vrf"] = words.take()[0]
+        elif word in ("-c", "-s", "-W", "-i", "-I"):
+            value, where = words.take()
+            if word == "-I":  # an address (source) or a device
+                values["source" if is_address(value) else "interface"] = value
+            elif word in ("-c", "-s"):
+                field, limits = ("count", (1, 2**31 - 1)) if word == "-c" else ("size", (0, 65507))
+                values[field] = int(_number(value, where, *limits))
+            else:
+                field = "timeout" if word == "-W" else "interval"
+                values[field] = _number(value, where, 0.0, 3600.0, "float")
+        elif word.startswith("-") or "target" in values:
+            raise Refusal("invalid", at, word)
+        else:
+            values["target"] = word
+    if "target" not in values:
+        raise Refusal("incomplete", words.end + 1)
+    return _args(values, ENDLESS)
 
 
 def routeros_duration(text: str) -> float | None:
@@ -357,7 +407,12 @@ _PARSERS: dict[str, Callable[[str], PingArgs]] = {
     "arista_eos": lambda line: _keyword_ping(line, "arista_eos", _EOS, leading=("ip", "ipv6")),
     "cisco_nxos": lambda line: _keyword_ping(line, "cisco_nxos", _NXOS),
     "juniper_junos": lambda line: _keyword_ping(line, "juniper_junos", _JUNOS),
-    "huawei_vrp": _huawei,
+    "huawei_vrp": lambda line: _dash_options(line, _HUAWEI),
+    "h3c_comware": lambda line: _dash_options(line, _H3C),
+    "nokia_sros": lambda line: _keyword_ping(line, "nokia_sros", _SROS),
+    "nokia_sros_classic": lambda line: _keyword_ping(line, "nokia_sros_classic", _SROS),
+    "nokia_srlinux": _srlinux,
+    "vyos": lambda line: _keyword_ping(line, "vyos", _VYOS),
     "mikrotik_routeros": _mikrotik,
     "linux": _linux,
 }

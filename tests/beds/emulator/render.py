@@ -43,6 +43,11 @@ TIMINGS: dict[str, Timing] = {
     "arista_eos": Timing(size=100, timeout=2.0, interval=0.0),
     "huawei_vrp": Timing(size=56, timeout=2.0, interval=0.5),
     "mikrotik_routeros": Timing(size=56, timeout=1.0, interval=1.0),
+    "h3c_comware": Timing(size=56, timeout=2.0, interval=0.2),
+    "nokia_sros": Timing(size=56, timeout=5.0, interval=1.0),
+    "nokia_sros_classic": Timing(size=56, timeout=5.0, interval=1.0),
+    "nokia_srlinux": Timing(size=56, timeout=10.0, interval=1.0, periodic=True),
+    "vyos": Timing(size=56, timeout=10.0, interval=1.0, periodic=True),
     "linux": Timing(size=56, timeout=10.0, interval=1.0, periodic=True),
 }
 PLATFORMS = tuple(TIMINGS)
@@ -73,6 +78,8 @@ def timing_of(platform: str, args: PingArgs) -> Timing:
     if platform == "juniper_junos" and args.rapid:
         # rapid: back to back; a lost probe waits `wait` (1 s when not given).
         return Timing(size, args.timeout or 1.0, args.interval or 0.0)
+    if platform.startswith("nokia_sros") and args.rapid:  # rapid: 10 ms apart
+        return Timing(size, args.timeout or base.timeout, args.interval or 0.01)
     timeout = args.timeout if args.timeout is not None else base.timeout
     interval = args.interval if args.interval is not None else base.interval
     return Timing(size, timeout, interval, base.periodic)
