@@ -115,6 +115,28 @@ def asyncssh_algorithms() -> dict[str, list[str]]:
     }
 
 
+# scrapli's timeouts. timeout_ops bounds one operation (a command: send_command's
+# timeout_ops); timeout_transport bounds each read from the transport, so a device silent for
+# longer (iputils ``ping -q`` prints nothing until its summary) was cut at 30 s whatever the
+# command's own deadline; timeout_socket bounds the TCP connect and handshake. The values here
+# apply while logging in; every command raises them to its own deadline (command_timeouts).
+TIMEOUT_SOCKET_S = 15.0
+TIMEOUT_TRANSPORT_S = 30.0
+TIMEOUT_OPS_S = 30.0
+# A read may wait this much past the command's deadline: the deadline (timeout_ops, and the
+# session's own wait_for) is what ends a command, never a read timeout inside it.
+READ_MARGIN_S = 5.0
+
+
+def command_timeouts(deadline: float) -> dict[str, float]:
+    """The transport and socket timeouts a command with ``deadline`` seconds needs: never
+    below the login values, always above the deadline."""
+    return {
+        "timeout_transport": max(TIMEOUT_TRANSPORT_S, deadline + READ_MARGIN_S),
+        "timeout_socket": max(TIMEOUT_SOCKET_S, deadline + READ_MARGIN_S),
+    }
+
+
 def _scrapli_kwargs(router: Router, creds: Credentials, platform: Platform) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "host": router.host,
@@ -122,9 +144,9 @@ def _scrapli_kwargs(router: Router, creds: Credentials, platform: Platform) -> d
         "auth_username": creds.username,
         "auth_password": creds.password.value,
         "auth_strict_key": False,
-        "timeout_socket": 15.0,
-        "timeout_transport": 30.0,
-        "timeout_ops": 30.0,
+        "timeout_socket": TIMEOUT_SOCKET_S,
+        "timeout_transport": TIMEOUT_TRANSPORT_S,
+        "timeout_ops": TIMEOUT_OPS_S,
         "ssh_config_file": False,
     }
     if creds.private_key is not None:
@@ -195,8 +217,15 @@ class ScrapliSession:
             return await asyncio.to_thread(method, *args, **kwargs)
         return await method(*args, **kwargs)
 
+    def _fit_timeouts(self, deadline: float) -> None:
+        """Raise (or lower back) scrapli's transport and socket timeouts to ``deadline``'s."""
+        for name, value in command_timeouts(deadline).items():
+            if getattr(self.conn, name) != value:
+                setattr(self.conn, name, value)  # paramiko: also the channel's own timeout
+
     async def send(self, command: str, timeout: float) -> str:
         try:
+            self._fit_timeouts(timeout)
             response = await asyncio.wait_for(
                 self._call(self.conn.send_command, command, timeout_ops=timeout), timeout + 2.0
             )

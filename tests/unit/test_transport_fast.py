@@ -1,18 +1,24 @@
-"""The warm path's cheap parts: cipher order, echo stripping, PingResult.to_dict (issue 6)."""
+"""The warm path's cheap parts: cipher order, echo stripping, PingResult.to_dict (issue 6);
+read timeouts that follow each command's deadline (issue 12)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from types import SimpleNamespace
+from typing import Any
 
 from asyncssh.encryption import get_default_encryption_algs
 from asyncssh.mac import get_default_mac_algs
 
 from linemon_agent.broker.transport import (
     PREFERRED_CIPHERS,
+    ScrapliSession,
     _preferred_first,
     asyncssh_algorithms,
+    command_timeouts,
 )
-from linemon_agent.models import PingResult
+from linemon_agent.models import PingResult, Router
 
 COMMAND = "ping 198.51.100.1 repeat 5 timeout 1"
 
@@ -51,3 +57,32 @@ def test_to_dict_omits_unset_optional_fields_and_copies_extra() -> None:
     data["extra"]["nested"]["a"] = 2
     assert result.extra == {"nested": {"a": 1}}
     assert "extra" not in PingResult.failed("timeout", "slow").to_dict()
+
+
+def test_command_timeouts_never_below_login_values_always_above_the_deadline() -> None:
+    assert command_timeouts(10.0) == {"timeout_transport": 30.0, "timeout_socket": 15.0}
+    for deadline in (29.0, 125.0, 5005.0):
+        assert min(command_timeouts(deadline).values()) > deadline
+
+
+class _Conn:
+    """What ScrapliSession.send touches of a scrapli driver; records the timeouts in force."""
+
+    def __init__(self) -> None:
+        self.timeout_transport = 30.0
+        self.timeout_socket = 15.0
+        self.seen: list[tuple[float, float, float]] = []
+
+    async def send_command(self, command: str, timeout_ops: float) -> Any:
+        self.seen.append((timeout_ops, self.timeout_transport, self.timeout_socket))
+        return SimpleNamespace(result="done")
+
+
+def test_send_raises_every_read_timeout_to_the_command_deadline_and_back() -> None:
+    conn = _Conn()
+    session = ScrapliSession(Router("r1", "192.0.2.1", "linux"), conn)
+    for deadline in (125.0, 10.0):
+        assert asyncio.run(session.send("ping", deadline)) == "done"
+    (ops, transport, socket), short = conn.seen
+    assert ops == 125.0 and transport > 125.0 and socket > 125.0
+    assert short == (10.0, 30.0, 15.0)
