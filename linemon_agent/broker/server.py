@@ -320,7 +320,12 @@ class _SyncState:
 
 
 def secret_values(config: Config) -> list[str]:
-    return [c.password.value for c in config.credentials.values() if c.password]
+    return [
+        secret.value
+        for c in config.credentials.values()
+        for secret in (c.password, c.enable_password)
+        if secret
+    ]
 
 
 def main(config_path: Path) -> int:
