@@ -165,7 +165,11 @@ def _scrapli_kwargs(router: Router, creds: Credentials, platform: Platform) -> d
 
 def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
     import asyncssh
-    from scrapli.exceptions import ScrapliAuthenticationFailed, ScrapliTimeout
+    from scrapli.exceptions import (
+        ScrapliAuthenticationFailed,
+        ScrapliPrivilegeError,
+        ScrapliTimeout,
+    )
 
     text = str(exc) or type(exc).__name__
     if (
@@ -178,6 +182,8 @@ def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
         )
     if isinstance(exc, privilege.EnableRefused):
         return SessionError(router.name, models.STATUS_AUTH_ERROR, f"enable refused: {text}")
+    if isinstance(exc, ScrapliPrivilegeError):  # logged in, but not at a level it knows
+        return SessionError(router.name, models.STATUS_AUTH_ERROR, f"privilege level: {text}")
     if isinstance(exc, EnableTimeout):
         return SessionError(router.name, models.STATUS_TIMEOUT, f"enable did not finish: {text}")
     # telnet: "username/login prompt seen more than once, assuming auth failed"

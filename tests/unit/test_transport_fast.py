@@ -10,10 +10,19 @@ from typing import Any
 
 from asyncssh.encryption import get_default_encryption_algs
 from asyncssh.mac import get_default_mac_algs
+from scrapli.exceptions import (
+    ScrapliAuthenticationFailed,
+    ScrapliConnectionError,
+    ScrapliPrivilegeError,
+    ScrapliTimeout,
+)
 
+from linemon_agent.broker.privilege import EnableRefused
 from linemon_agent.broker.transport import (
     PREFERRED_CIPHERS,
+    EnableTimeout,
     ScrapliSession,
+    _classify_open_error,
     _preferred_first,
     asyncssh_algorithms,
     command_timeouts,
@@ -86,3 +95,23 @@ def test_send_raises_every_read_timeout_to_the_command_deadline_and_back() -> No
     (ops, transport, socket), short = conn.seen
     assert ops == 125.0 and transport > 125.0 and socket > 125.0
     assert short == (10.0, 30.0, 15.0)
+
+
+def test_open_errors_name_the_privilege_and_telnet_login_problems() -> None:
+    router = Router("pe1", "192.0.2.1", "cisco_iosxe")
+    cases = [
+        (ScrapliPrivilegeError("Failed to acquire requested privilege level privilege_exec"),
+         "auth_error", "privilege level: Failed to acquire"),
+        (EnableRefused("'enable': the secret was not accepted"), "auth_error", "enable refused"),
+        (EnableTimeout("no prompt within 10 s"), "timeout", "enable did not finish"),
+        (ScrapliAuthenticationFailed(
+            "username/login prompt seen more than once, assuming auth failed"),
+         "auth_error", "login refused"),
+        (ScrapliTimeout("timed out during in channel telnet authentication"),
+         "timeout", "login did not finish"),
+        (ScrapliConnectionError("Failed to open telnet session to host 192.0.2.1, "
+                                "connection refused"), "router_unreachable", "cannot open"),
+    ]
+    for exc, status, words in cases:
+        error = _classify_open_error(router, exc)
+        assert (error.status, words in error.message) == (status, True), (exc, error)
