@@ -3,10 +3,11 @@
 The emulated IOS-XE, NX-OS and EOS routers have an account ``ro`` that lands in user EXEC
 (``pe1>``) and an enable secret. The broker reaches each one several times under different
 names: without an enable secret (it pings from ``pe1>``), with the right one (it climbs to
-``pe1#`` first), with a wrong one (``auth_error`` naming the enable step, the secret sent
-once per login), and over telnet (login, enable, ping; a wrong login). Each broker router
-pings its own targets, so the emulator's record of each ping (privileged or not) tells which
-router ran it. Another telnet router has a dead target and has its connection cut mid-ping.
+``pe1#`` first; over asyncssh and paramiko), with a wrong one (``auth_error`` naming the
+enable step, the secret sent once per login), and over telnet (login, enable, ping; a wrong
+login). Each broker router pings its own targets, so the emulator's record of each ping
+(privileged or not) tells which router ran it. Another telnet router has a dead target and
+has its connection cut mid-ping.
 Planted secrets must appear nowhere: logs (debug), status, routers, lines, metrics, values.
 """
 
@@ -36,6 +37,7 @@ KINDS = {
     "user": ("ro", ""),
     "enable": ("ro_en", ""),
     "wrong": ("ro_wrong", ""),
+    "paramiko": ("ro_en", "paramiko"),
     "telnet": ("ro_en", "telnet"),
     "telnet_user": ("ro", "telnet"),
     "telnet_badlogin": ("bad_login", "telnet"),
@@ -78,7 +80,7 @@ def _doc(emulator: Emulator, tmp: Path, trapper_port: int) -> dict[str, Any]:
     for index, platform in enumerate(PLATFORMS):
         for number, (kind, (profile, transport)) in enumerate(KINDS.items()):
             name = f"{platform}-{kind}"
-            host, port = emulator.address(f"acc-{platform}", telnet=bool(transport))
+            host, port = emulator.address(f"acc-{platform}", telnet=transport == "telnet")
             router = {"name": name, "host": host, "port": port, "platform": platform,
                       "credentials": profile}
             routers.append({**router, **({"transport": transport} if transport else {})})
@@ -138,11 +140,12 @@ def test_accounts_enable_and_telnet_through_the_broker(
                 privileged = {
                     p["target"]: p["privileged"] for p in emulator.pings(f"acc-{platform}")
                 }
-                for kind in ("user", "enable", "telnet", "telnet_user"):
+                for kind in ("user", "enable", "paramiko", "telnet", "telnet_user"):
                     result = latest[f"{platform}-{kind}"]
                     assert result["status"] == "ok", (platform, kind, result)
                     assert (result["sent"], result["received"]) == (10, 5), result
-                    assert privileged[result["target"]] == (kind in ("enable", "telnet")), kind
+                    climbed = kind in ("enable", "paramiko", "telnet")
+                    assert privileged[result["target"]] == climbed, kind
                 wrong = latest[f"{platform}-wrong"]
                 assert wrong["status"] == "auth_error", wrong
                 assert "enable refused" in wrong["error"] and "not accepted" in wrong["error"]
