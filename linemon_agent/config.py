@@ -25,7 +25,11 @@ from linemon_agent.secrets import (
 
 DEFAULT_CONFIG = Path("/etc/linemon/linemon.toml")
 ENV_PREFIX = "LINEMON_"
-TRANSPORTS = ("asyncssh", "paramiko")
+# "telnet" is scrapli's asynctelnet: the password (and an enable secret) cross the network in
+# clear; only for boxes without SSH.
+SSH_TRANSPORTS = ("asyncssh", "paramiko")
+TRANSPORTS = (*SSH_TRANSPORTS, "telnet")
+TELNET_PORT = 23
 HOST_KEY_POLICIES = ("strict", "tofu", "insecure")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -91,6 +95,8 @@ class Credentials:
     username: str
     password: Secret = field(default_factory=Secret)
     private_key: Path | None = None
+    # the enable (privilege) secret; empty: stay at the level the account lands on
+    enable_password: Secret = field(default_factory=Secret)
 
 
 @dataclass(frozen=True)
@@ -178,8 +184,11 @@ def _settings(cls: Any, table: Any, section: str, errors: _Errors, env: dict[str
 
 
 def _check_settings(broker: BrokerSettings, zabbix: ZabbixSettings, errors: _Errors) -> None:
-    if broker.transport not in TRANSPORTS:
-        errors.add("broker.transport", f"must be one of {', '.join(TRANSPORTS)}")
+    if broker.transport not in SSH_TRANSPORTS:
+        errors.add(
+            "broker.transport",
+            f"must be one of {', '.join(SSH_TRANSPORTS)} (telnet is chosen per router)",
+        )
     if broker.host_key_policy not in HOST_KEY_POLICIES:
         errors.add("broker.host_key_policy", f"must be one of {', '.join(HOST_KEY_POLICIES)}")
     if broker.log_format not in ("logfmt", "json"):
@@ -196,45 +205,60 @@ def _check_settings(broker: BrokerSettings, zabbix: ZabbixSettings, errors: _Err
         errors.add("zabbix.port", "must be 1-65535")
 
 
+_SECRET_SOURCES = ("file", "env", "credential")
+_PROFILE_KEYS = (
+    "username",
+    "key_file",
+    *(f"{kind}_{source}" for kind in ("password", "enable_password") for source in _SECRET_SOURCES),
+)
+
+
+def _profile_secret(spec: dict[str, Any], kind: str, where: str, source: str) -> Secret:
+    """``kind`` (password or enable_password) from its one _file, _env or _credential key."""
+    given = [f"{kind}_{s}" for s in _SECRET_SOURCES if spec.get(f"{kind}_{s}")]
+    if len(given) > 1:
+        raise ConfigError(source, where, f"give one of {', '.join(given)}")
+    if not given:
+        return Secret()
+    key = given[0]
+    value = spec[key]
+    if key.endswith("_file"):
+        return read_secret_file(Path(value), source, f"{where}.{key}")
+    if key.endswith("_env"):
+        return read_secret_env(str(value), source, f"{where}.{key}")
+    return read_credential(str(value), source, f"{where}.{key}")
+
+
 def _credentials(table: Any, errors: _Errors, env: dict[str, str]) -> dict[str, Credentials]:
     result: dict[str, Credentials] = {}
     profiles = dict(table or {})
     for env_name in env:
         if env_name.startswith(f"{ENV_PREFIX}CREDENTIALS_"):
             rest = env_name[len(f"{ENV_PREFIX}CREDENTIALS_") :].lower()
-            for suffix in (
-                "_username",
-                "_password_file",
-                "_password_env",
-                "_key_file",
-                "_password_credential",
-            ):
+            # longest first: NAME_ENABLE_PASSWORD_FILE is profile NAME, not NAME_ENABLE
+            for suffix in sorted((f"_{k}" for k in _PROFILE_KEYS), key=len, reverse=True):
                 if rest.endswith(suffix):
                     profiles.setdefault(rest[: -len(suffix)], {})
+                    break
     for name, spec in profiles.items():
         where = f"credentials.{name}"
         if not isinstance(spec, dict):
             errors.add(where, "must be a table")
             continue
         spec = dict(spec)
-        for key in ("username", "password_file", "password_env", "password_credential", "key_file"):
+        for key in _PROFILE_KEYS:
             env_name = f"{ENV_PREFIX}CREDENTIALS_{name.upper()}_{key.upper()}"
             if env_name in env:
                 spec[key] = env[env_name]
-        unknown = set(spec) - {
-            "username",
-            "password_file",
-            "password_env",
-            "password_credential",
-            "key_file",
-        }
-        if "password" in unknown:
-            errors.add(
-                f"{where}.password",
-                "passwords are not accepted inline: use "
-                "password_file (mode 0600), password_env or password_credential",
-            )
-            unknown.discard("password")
+        unknown = set(spec) - set(_PROFILE_KEYS)
+        for inline in ("password", "enable_password"):
+            if inline in unknown:
+                errors.add(
+                    f"{where}.{inline}",
+                    "passwords are not accepted inline: use "
+                    f"{inline}_file (mode 0600), {inline}_env or {inline}_credential",
+                )
+                unknown.discard(inline)
         for key in sorted(unknown):
             errors.add(f"{where}.{key}", "unknown key")
         try:
@@ -242,30 +266,14 @@ def _credentials(table: Any, errors: _Errors, env: dict[str, str]) -> dict[str, 
             username = spec.get("username")
             if not isinstance(username, str) or not username:
                 raise ConfigError(errors.source, f"{where}.username", "is required")
-            password = Secret()
-            sources = [
-                k for k in ("password_file", "password_env", "password_credential") if spec.get(k)
-            ]
-            if len(sources) > 1:
-                raise ConfigError(errors.source, where, f"give one of {', '.join(sources)}")
-            if "password_file" in spec:
-                password = read_secret_file(
-                    Path(spec["password_file"]), errors.source, f"{where}.password_file"
-                )
-            elif "password_env" in spec:
-                password = read_secret_env(
-                    str(spec["password_env"]), errors.source, f"{where}.password_env"
-                )
-            elif "password_credential" in spec:
-                password = read_credential(
-                    str(spec["password_credential"]), errors.source, f"{where}.password_credential"
-                )
+            password = _profile_secret(spec, "password", where, errors.source)
+            enable = _profile_secret(spec, "enable_password", where, errors.source)
             key_file = Path(spec["key_file"]) if spec.get("key_file") else None
             if key_file is not None:
                 check_private_file(key_file, errors.source, f"{where}.key_file")
             if not password and key_file is None:
                 raise ConfigError(errors.source, where, "needs a password_* or a key_file")
-            result[name] = Credentials(name, username, password, key_file)
+            result[name] = Credentials(name, username, password, key_file, enable)
         except LinemonError as exc:
             errors.add(where, _reason(exc))
     return result
@@ -309,12 +317,13 @@ def parse_router(spec: dict[str, Any]) -> Router:
     transport = spec.get("transport", "")
     if transport and transport not in TRANSPORTS:
         raise ValidationError("transport", transport, f"must be one of {', '.join(TRANSPORTS)}")
+    default_port = TELNET_PORT if transport == "telnet" else 22
     return Router(
         name=validate.name(spec.get("name"), "name"),
         host=validate.target(spec.get("host"), "host"),
         platform=platform,
         credentials=validate.name(spec.get("credentials", "default"), "credentials"),
-        port=validate.integer(spec.get("port", 22), "port", 1, 65535),
+        port=validate.integer(spec.get("port", default_port), "port", 1, 65535),
         max_sessions=validate.integer(spec.get("max_sessions", 2), "max_sessions", 1, 32),
         transport=transport,
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linemon_agent import validate
-from linemon_agent.config import Config, Credentials, parse_line, parse_router
+from linemon_agent.config import TELNET_PORT, Config, Credentials, parse_line, parse_router
 from linemon_agent.errors import LinemonError, ValidationError
 from linemon_agent.models import DEFAULT_ITEM_KEY, Line, Router
 from linemon_agent.options import PING_OPTIONS
@@ -56,8 +56,8 @@ class ZbxTemplate:
 class SyncResult:
     routers: dict[str, Router] = field(default_factory=dict)
     lines: dict[str, Line] = field(default_factory=dict)
-    # router name -> (username, password) taken from macros (the seed's way)
-    macro_credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # router name -> (username, password, enable secret or "") taken from macros (the seed's way)
+    macro_credentials: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -96,25 +96,36 @@ def _value(macros: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def router_protocol(value: str | None) -> tuple[str, int]:
+    """``{$LINE_ROUTER_PROTOCOL}`` -> (transport, port): ssh, ssh:PORT, telnet, telnet:PORT.
+    The transport is "" for SSH (the broker's own choice of SSH client)."""
+    protocol = (value or "ssh").lower()
+    kind, _, port = protocol.partition(":")
+    defaults = {"ssh": ("", 22), "telnet": ("telnet", TELNET_PORT)}
+    if kind not in defaults or (protocol.endswith(":") and not port):
+        raise ValidationError(
+            "{$LINE_ROUTER_PROTOCOL}", protocol, "ssh, ssh:PORT, telnet or telnet:PORT"
+        )
+    transport, default_port = defaults[kind]
+    if port:
+        return transport, validate.integer(port, "{$LINE_ROUTER_PROTOCOL}", 1, 65535)
+    return transport, default_port
+
+
 def line_from_host(
     host: ZbxHost, macros: Mapping[str, str], profiles: Sequence[str], default_platform: str
-) -> tuple[Router, Line, tuple[str, str] | None, list[str]]:
+) -> tuple[Router, Line, tuple[str, str, str] | None, list[str]]:
     """One line (and its router) from a host's effective macros; raises ValidationError."""
     warnings: list[str] = []
     router_ip = _value(macros, "{$LINE_ROUTER_IP}")
     if not router_ip:
         raise ValidationError("{$LINE_ROUTER_IP}", "", "is required")
     router_host = validate.target(router_ip, "{$LINE_ROUTER_IP}")
-    protocol = (_value(macros, "{$LINE_ROUTER_PROTOCOL}") or "ssh").lower()
-    port = 22
-    if protocol.startswith("ssh:"):
-        port = validate.integer(protocol[4:], "{$LINE_ROUTER_PROTOCOL}", 1, 65535)
-    elif protocol != "ssh":
-        raise ValidationError("{$LINE_ROUTER_PROTOCOL}", protocol, "only ssh (or ssh:PORT)")
+    transport, port = router_protocol(_value(macros, "{$LINE_ROUTER_PROTOCOL}"))
     platform = _value(macros, "{$LINE_ROUTER_PLATFORM}") or default_platform
     profile = _value(macros, "{$LINE_CREDENTIALS}")
-    creds: tuple[str, str] | None = None
-    name = f"{router_host}:{port}" if port != 22 else router_host
+    creds: tuple[str, str, str] | None = None
+    name = f"{router_host}:{port}" if (transport, port) != ("", 22) else router_host
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     if profile:
         profile = validate.name(profile, "{$LINE_CREDENTIALS}")
@@ -126,12 +137,18 @@ def line_from_host(
         username = _value(macros, "{$LINE_ROUTER_USERNAME}")
         password = macros.get("{$LINE_ROUTER_PASSWORD}")
         if username and password:
-            creds = (validate.name(username, "{$LINE_ROUTER_USERNAME}"), password)
+            enable = macros.get("{$LINE_ROUTER_ENABLE_PASSWORD}") or ""
+            creds = (validate.name(username, "{$LINE_ROUTER_USERNAME}"), password, enable)
             profile = f"zabbix-macro-{name}"
             warnings.append(
                 f"host {host.host}: router password taken from a Zabbix macro (readable by "
                 "Zabbix users); prefer {$LINE_CREDENTIALS} and a local secret file"
             )
+            if enable:
+                warnings.append(
+                    f"host {host.host}: enable secret taken from a Zabbix macro (readable by "
+                    "Zabbix users); prefer {$LINE_CREDENTIALS} and enable_password_file"
+                )
         elif "default" in profiles:
             profile = "default"
         else:
@@ -140,6 +157,11 @@ def line_from_host(
                 "",
                 "no credentials: set {$LINE_CREDENTIALS} or {$LINE_ROUTER_USERNAME}/PASSWORD",
             )
+    if creds is None and macros.get("{$LINE_ROUTER_ENABLE_PASSWORD}"):
+        warnings.append(
+            f"host {host.host}: {{$LINE_ROUTER_ENABLE_PASSWORD}} ignored: the local credentials "
+            f"profile {profile!r} applies (give it an enable_password_file)"
+        )
     router = parse_router(
         {
             "name": name,
@@ -147,6 +169,7 @@ def line_from_host(
             "port": port,
             "platform": platform,
             "credentials": profile,
+            **({"transport": transport} if transport else {}),
         }
     )
     line_id = _value(macros, "{$LINE_ID}") or host.host
@@ -216,10 +239,16 @@ def merge(config: Config, synced: SyncResult) -> tuple[Config, dict[str, str]]:
     credentials = dict(config.credentials)
     lines = dict(config.lines)
     refused = dict(synced.errors)
-    for name, (username, password) in synced.macro_credentials.items():
+    for name, (username, password, enable) in synced.macro_credentials.items():
         profile = f"zabbix-macro-{name}"
         credentials.setdefault(
-            profile, Credentials(profile, username, Secret(password, "Zabbix macro"))
+            profile,
+            Credentials(
+                profile,
+                username,
+                Secret(password, "Zabbix macro"),
+                enable_password=Secret(enable, "Zabbix macro") if enable else Secret(),
+            ),
         )
     for line in synced.lines.values():
         router = synced.routers[line.router]

@@ -27,7 +27,13 @@ Apply = Callable[[Config], Awaitable[dict[str, int]]]
 
 
 def secret_values(config: Config) -> list[str]:
-    return [c.password.value for c in config.credentials.values() if c.password]
+    """Every secret of the configuration, for the log redactor."""
+    return [
+        secret.value
+        for c in config.credentials.values()
+        for secret in (c.password, c.enable_password)
+        if secret
+    ]
 
 
 class LineSource:

@@ -1,4 +1,5 @@
-"""Opening one scrapli session to a router (asyncssh natively, paramiko in a worker thread).
+"""Opening one scrapli session to a router (asyncssh or telnet natively, paramiko in a worker
+thread), at the privilege level the account lands on or, with an enable secret, one above.
 
 The only module that imports scrapli. Every failure leaves as a SessionError whose status
 says what kind of failure it was; a half-opened connection is closed before raising.
@@ -9,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from linemon_agent import models
+from linemon_agent.broker import privilege
 from linemon_agent.config import BrokerSettings, Credentials
 from linemon_agent.errors import SessionError
 from linemon_agent.models import Router
@@ -115,6 +118,30 @@ def asyncssh_algorithms() -> dict[str, list[str]]:
     }
 
 
+# scrapli's timeouts. timeout_ops bounds one operation (a command: send_command's
+# timeout_ops); timeout_transport bounds each read from the transport, so a device silent for
+# longer (iputils ``ping -q`` prints nothing until its summary) was cut at 30 s whatever the
+# command's own deadline; timeout_socket bounds the TCP connect and handshake. The values here
+# apply while logging in; every command raises them to its own deadline (command_timeouts).
+TIMEOUT_SOCKET_S = 15.0
+TIMEOUT_TRANSPORT_S = 30.0
+TIMEOUT_OPS_S = 30.0
+# A read may wait this much past the command's deadline: the deadline (timeout_ops, and the
+# session's own wait_for) is what ends a command, never a read timeout inside it.
+READ_MARGIN_S = 5.0
+# How long each step of the enable dialogue (the command, then the secret) may take.
+ENABLE_TIMEOUT_S = 10.0
+
+
+def command_timeouts(deadline: float) -> dict[str, float]:
+    """The transport and socket timeouts a command with ``deadline`` seconds needs: never
+    below the login values, always above the deadline."""
+    return {
+        "timeout_transport": max(TIMEOUT_TRANSPORT_S, deadline + READ_MARGIN_S),
+        "timeout_socket": max(TIMEOUT_SOCKET_S, deadline + READ_MARGIN_S),
+    }
+
+
 def _scrapli_kwargs(router: Router, creds: Credentials, platform: Platform) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "host": router.host,
@@ -122,9 +149,9 @@ def _scrapli_kwargs(router: Router, creds: Credentials, platform: Platform) -> d
         "auth_username": creds.username,
         "auth_password": creds.password.value,
         "auth_strict_key": False,
-        "timeout_socket": 15.0,
-        "timeout_transport": 30.0,
-        "timeout_ops": 30.0,
+        "timeout_socket": TIMEOUT_SOCKET_S,
+        "timeout_transport": TIMEOUT_TRANSPORT_S,
+        "timeout_ops": TIMEOUT_OPS_S,
         "ssh_config_file": False,
     }
     if creds.private_key is not None:
@@ -157,7 +184,11 @@ def _check_on_open(router: Router, command: str, response: Any) -> None:
 
 def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
     import asyncssh
-    from scrapli.exceptions import ScrapliAuthenticationFailed, ScrapliTimeout
+    from scrapli.exceptions import (
+        ScrapliAuthenticationFailed,
+        ScrapliPrivilegeError,
+        ScrapliTimeout,
+    )
 
     text = str(exc) or type(exc).__name__
     if (
@@ -168,8 +199,16 @@ def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
         return SessionError(
             router.name, models.STATUS_HOST_KEY_ERROR, f"host key not verified: {text}"
         )
+    if isinstance(exc, privilege.EnableRefused):
+        return SessionError(router.name, models.STATUS_AUTH_ERROR, f"enable refused: {text}")
+    if isinstance(exc, ScrapliPrivilegeError):  # logged in, but not at a level it knows
+        return SessionError(router.name, models.STATUS_AUTH_ERROR, f"privilege level: {text}")
+    if isinstance(exc, EnableTimeout):
+        return SessionError(router.name, models.STATUS_TIMEOUT, f"enable did not finish: {text}")
+    # telnet: "username/login prompt seen more than once, assuming auth failed"
     if isinstance(exc, asyncssh.PermissionDenied) or (
-        isinstance(exc, ScrapliAuthenticationFailed) and "authentication" in text
+        isinstance(exc, ScrapliAuthenticationFailed)
+        and ("authentication" in text or "auth failed" in text)
     ):
         return SessionError(router.name, models.STATUS_AUTH_ERROR, f"login refused: {text}")
     # asyncssh: ChannelOpenError; paramiko: ChannelException(4, 'Resource shortage'). Both
@@ -178,7 +217,8 @@ def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
         return SessionError(
             router.name, models.STATUS_SESSION_REFUSED, f"router refused a session: {text}"
         )
-    if isinstance(exc, ScrapliTimeout) and "prompt" in text:  # connected, no prompt in time
+    # connected, no prompt (or no telnet login dialogue) in time
+    if isinstance(exc, ScrapliTimeout) and ("prompt" in text or "authentication" in text):
         return SessionError(router.name, models.STATUS_TIMEOUT, f"login did not finish: {text}")
     return SessionError(router.name, models.STATUS_UNREACHABLE, f"cannot open session: {text}")
 
@@ -221,8 +261,15 @@ class ScrapliSession:
             return await asyncio.to_thread(method, *args, **kwargs)
         return await method(*args, **kwargs)
 
+    def _fit_timeouts(self, deadline: float) -> None:
+        """Raise (or lower back) scrapli's transport and socket timeouts to ``deadline``'s."""
+        for name, value in command_timeouts(deadline).items():
+            if getattr(self.conn, name) != value:
+                setattr(self.conn, name, value)  # paramiko: also the channel's own timeout
+
     async def send(self, command: str, timeout: float) -> str:
         try:
+            self._fit_timeouts(timeout)
             response = await asyncio.wait_for(
                 self._call(
                     self.conn.send_command,
@@ -261,12 +308,131 @@ class ScrapliSession:
             return False
 
 
+class EnableTimeout(Exception):
+    """The enable step got no prompt in time."""
+
+
+@contextlib.contextmanager
+def _enable_bounds(conn: Any) -> Iterator[None]:
+    """Each enable step within ENABLE_TIMEOUT_S; a timeout becomes EnableTimeout."""
+    from scrapli.exceptions import ScrapliTimeout
+
+    saved, conn.timeout_ops = conn.timeout_ops, ENABLE_TIMEOUT_S
+    try:
+        yield
+    except ScrapliTimeout:
+        raise EnableTimeout(f"no prompt within {ENABLE_TIMEOUT_S:g} s") from None
+    finally:
+        conn.timeout_ops = saved
+
+
+# The enable dialogue runs on the channel's send_inputs_interact, not the driver's
+# send_interactive: that one first climbs with scrapli's own loop, which retries a refused
+# secret up to the number of levels times two and, after a refusal, types the secret at the
+# prompt below as a command.
+
+
+async def _enable_async(conn: Any, target: str, secret: str) -> None:
+    dialogue = privilege.enable_dialogue(conn.privilege_levels, target, secret)
+    with _enable_bounds(conn):
+        step = next(dialogue)
+        while True:
+            raw, _ = await conn.channel.send_inputs_interact(
+                step.events, interaction_complete_patterns=step.complete
+            )
+            try:
+                step = dialogue.send(raw.decode(errors="replace"))
+            except StopIteration:
+                return
+
+
+def _enable_sync(conn: Any, target: str, secret: str) -> None:
+    dialogue = privilege.enable_dialogue(conn.privilege_levels, target, secret)
+    with _enable_bounds(conn):
+        step = next(dialogue)
+        while True:
+            raw, _ = conn.channel.send_inputs_interact(
+                step.events, interaction_complete_patterns=step.complete
+            )
+            try:
+                step = dialogue.send(raw.decode(errors="replace"))
+            except StopIteration:
+                return
+
+
+def _privilege_plan(conn: Any, prompt: str, secret: str) -> privilege.Plan | None:
+    levels = getattr(conn, "privilege_levels", None)
+    if not levels:
+        return None  # generic driver: no levels
+    return privilege.plan(levels, prompt, conn.default_desired_privilege_level, bool(secret))
+
+
+def _async_on_open(original: Any, secret: str) -> Any:
+    """scrapli's on_open for the platform, run at the level the account lands on, after one
+    ``enable`` when there is a secret (see ``privilege``)."""
+
+    async def on_open(conn: Any) -> None:
+        chosen = _privilege_plan(conn, await conn.get_prompt(), secret)
+        if chosen is not None:
+            for name in chosen.climb:
+                await _enable_async(conn, name, secret)
+            conn.default_desired_privilege_level = chosen.final
+        if original is not None:
+            await original(conn)
+
+    return on_open
+
+
+def _sync_on_open(original: Any, secret: str) -> Any:
+    def on_open(conn: Any) -> None:
+        chosen = _privilege_plan(conn, conn.get_prompt(), secret)
+        if chosen is not None:
+            for name in chosen.climb:
+                _enable_sync(conn, name, secret)
+            conn.default_desired_privilege_level = chosen.final
+        if original is not None:
+            original(conn)
+
+    return on_open
+
+
+def _end_of_stream_is_an_error(transport: Any) -> None:
+    """Make a telnet transport's read raise once the router has closed the connection.
+
+    scrapli's asynctelnet read returns b"" at end of stream, at once and forever, so a
+    connection cut mid-command was read in a loop that never yields to the event loop
+    (StreamReader.read at EOF does not suspend): the whole broker stalled until the
+    command's deadline, then the ping was reported as an overrun, not a broken session.
+    """
+    from scrapli.exceptions import ScrapliConnectionError
+
+    read = transport.read
+
+    async def read_or_raise() -> bytes:
+        data: bytes = await read()
+        if not data and (transport.stdout is None or transport.stdout.at_eof()):
+            raise ScrapliConnectionError("the router closed the telnet connection")
+        return data
+
+    transport.read = read_or_raise
+
+
 async def open_session(
     router: Router, creds: Credentials, host_keys: HostKeys, transport: str
 ) -> Session:
     """Log in to ``router`` and return a ready session (paging off, prompt found)."""
     platform = get_platform(router.platform)
     kwargs = _scrapli_kwargs(router, creds, platform)
+    secret = creds.enable_password.value
+    if transport == "telnet":
+        if not creds.password:
+            raise SessionError(
+                router.name,
+                models.STATUS_AUTH_ERROR,
+                f"telnet logs in with a password; credentials profile {creds.name!r} has none",
+            )
+        kwargs.pop("auth_private_key", None)
+        return await _open_async(router, platform, {**kwargs, "transport": "asynctelnet"}, secret)
     learn = host_keys.policy == "tofu" and not host_keys.is_known(router.host, router.port)
     if host_keys.policy != "insecure" and not learn:
         files = host_keys.files()
@@ -287,8 +453,23 @@ async def open_session(
             kwargs["auth_strict_key"] = True
             kwargs["ssh_known_hosts_file"] = files[0]
     if transport == "paramiko":
-        return await _open_paramiko(router, platform, kwargs, host_keys if learn else None)
-    return await _open_asyncssh(router, platform, kwargs, host_keys if learn else None)
+        return await _open_paramiko(router, platform, kwargs, secret, host_keys if learn else None)
+    options = kwargs.get("transport_options", {}).get("asyncssh", {})
+    kwargs = {
+        **kwargs,
+        "transport": "asyncssh",
+        "transport_options": {"asyncssh": {**asyncssh_algorithms(), **options}},
+    }
+    return await _open_async(router, platform, kwargs, secret, host_keys if learn else None)
+
+
+def _drop(conn: Any) -> None:
+    """Close a session that failed to open at the transport, without scrapli's polite close:
+    its on_close first climbs back to the default level and waits for a prompt, which a
+    router left at a login or secret question never prints (measured: 30 s, the whole
+    timeout_ops, after a refused telnet login or enable secret)."""
+    with contextlib.suppress(Exception):
+        conn.transport.close()
 
 
 QUIET_SECONDS = 0.25
@@ -328,19 +509,21 @@ def _drain_paramiko(conn: Any) -> None:
             time.sleep(0.02)
 
 
-async def _open_asyncssh(
-    router: Router, platform: Platform, kwargs: dict[str, Any], learn: HostKeys | None
+async def _open_async(
+    router: Router,
+    platform: Platform,
+    kwargs: dict[str, Any],
+    secret: str,
+    learn: HostKeys | None = None,
 ) -> Session:
+    """Open over asyncssh or asynctelnet (``kwargs["transport"]``) in this event loop."""
     from scrapli import AsyncScrapli
     from scrapli.driver import AsyncGenericDriver
 
-    options = kwargs.get("transport_options", {}).get("asyncssh", {})
-    kwargs = {
-        **kwargs,
-        "transport": "asyncssh",
-        "transport_options": {"asyncssh": {**asyncssh_algorithms(), **options}},
-    }
     conn: Any = AsyncScrapli(**kwargs) if "platform" in kwargs else AsyncGenericDriver(**kwargs)
+    conn.on_open = _async_on_open(conn.on_open, secret)
+    if kwargs["transport"] == "asynctelnet":
+        _end_of_stream_is_an_error(conn.transport)
     try:
         await conn.open()
         if learn is not None:
@@ -357,14 +540,13 @@ async def _open_asyncssh(
             await conn.close()
         raise
     except Exception as exc:
-        with contextlib.suppress(Exception):
-            await conn.close()
+        _drop(conn)
         raise _classify_open_error(router, exc) from None
     return ScrapliSession(router, conn, failed_when_contains=_failed_when(platform))
 
 
 async def _open_paramiko(
-    router: Router, platform: Platform, kwargs: dict[str, Any], learn: HostKeys | None
+    router: Router, platform: Platform, kwargs: dict[str, Any], secret: str, learn: HostKeys | None
 ) -> Session:
     from scrapli import Scrapli
     from scrapli.driver import GenericDriver
@@ -375,6 +557,7 @@ async def _open_paramiko(
 
     def connect() -> Any:
         conn = Scrapli(**kwargs) if "platform" in kwargs else GenericDriver(**kwargs)
+        conn.on_open = _sync_on_open(conn.on_open, secret)
         try:
             conn.open()
             if learn is not None:
@@ -387,8 +570,7 @@ async def _open_paramiko(
                 _check_on_open(router, command, response)
             _drain_paramiko(conn)
         except Exception:
-            with contextlib.suppress(Exception):
-                conn.close()
+            _drop(conn)
             raise
         return conn
 

@@ -93,6 +93,12 @@ class BrokerProcess:
         return subprocess.run([str(BIN / "linemon"), *args], capture_output=True, text=True,
                               env=env, timeout=timeout)
 
+    def client_async(self, *args: str) -> subprocess.Popen[str]:
+        """``linemon ARGS`` started in the background (read it with ``communicate``)."""
+        env = {**os.environ, "LINEMON_SOCKET": str(self.socket)}
+        return subprocess.Popen([str(BIN / "linemon"), *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+
     def client_json(self, *args: str) -> Any:
         done = self.client(*args)
         assert done.returncode == 0, done.stderr

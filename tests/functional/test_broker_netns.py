@@ -120,3 +120,34 @@ def test_broker_pings_real_router_and_delivers(bed: NetnsBed, tmp_path: Path) ->
         stamps = [(v.host, v.clock, v.ns) for v in trapper.values()]
         assert len(stamps) == len(set(stamps))
         assert all(0 <= ns < 10**9 for _, _, ns in stamps)
+
+
+def test_forty_probe_ping_outlasts_the_read_timeout(bed: NetnsBed, tmp_path: Path) -> None:
+    """iputils ``ping -q -c 40`` prints nothing for ~40 s: scrapli's 30 s read timeout used to
+    cut it ("status timeout" after 30.4 s); each read now waits as long as the ping may."""
+    with TrapperBed() as trapper:
+        doc = _doc(bed, trapper.port)
+        doc["lines"] = []
+        with BrokerProcess(tmp_path, doc) as broker:
+            started = time.monotonic()
+            done = {}
+            for target in (HEALTHY, DEAD):  # both at once, on the router's two sessions
+                done[target] = broker.client_async(
+                    "ping", "r1", target, "--count", "40", "--wait"
+                )
+            answers = {t: p.communicate(timeout=120) for t, p in done.items()}
+            assert all(out for out, _ in answers.values()), answers
+            results = {t: json.loads(out) for t, (out, _) in answers.items()}
+            took = time.monotonic() - started
+            healthy, dead = results[HEALTHY], results[DEAD]
+            assert healthy["status"] == "ok", healthy
+            assert (healthy["sent"], healthy["received"], healthy["loss_pct"]) == (40, 40, 0.0)
+            assert dead["status"] == "no_reply", dead
+            assert (dead["sent"], dead["received"], dead["loss_pct"]) == (40, 0, 100.0)
+            assert took >= 39.0  # the probes are a second apart: the ping really ran
+            figures = {
+                "forty_probe_wall_s": round(took, 1),
+                "healthy_duration_ms": healthy.get("duration_ms"),
+                "dead_duration_ms": dead.get("duration_ms"),
+            }
+            print("FIGURES", json.dumps(figures))

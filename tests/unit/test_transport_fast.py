@@ -1,21 +1,36 @@
-"""The warm path's cheap parts: cipher order, echo stripping, PingResult.to_dict (issue 6)."""
+"""The warm path's cheap parts: cipher order, echo stripping, PingResult.to_dict (issue 6);
+read timeouts that follow each command's deadline (issue 12)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from types import SimpleNamespace
+from typing import Any
 
 from asyncssh.encryption import get_default_encryption_algs
 from asyncssh.mac import get_default_mac_algs
+from scrapli.exceptions import (
+    ScrapliAuthenticationFailed,
+    ScrapliConnectionError,
+    ScrapliPrivilegeError,
+    ScrapliTimeout,
+)
 
+from linemon_agent.broker.privilege import EnableRefused
 from linemon_agent.broker.transport import (
     PREFERRED_CIPHERS,
+    EnableTimeout,
+    ScrapliSession,
+    _classify_open_error,
     _failed_when,
     _preferred_first,
     _scrapli_kwargs,
     asyncssh_algorithms,
+    command_timeouts,
 )
-from linemon_agent.config import Credentials, Router
-from linemon_agent.models import PingResult
+from linemon_agent.config import Credentials
+from linemon_agent.models import PingResult, Router
 from linemon_agent.platforms import get_platform
 from linemon_agent.secrets import Secret
 
@@ -70,3 +85,52 @@ def test_scrapli_gets_linemons_driver_variant_and_refusals() -> None:
     assert h3c["platform"] == "hp_comware" and "variant" not in h3c
     # the list scrapli flags a failed command with is the one the parser reads
     assert _failed_when(classic) == list(classic.failed_when_contains)
+
+
+def test_command_timeouts_never_below_login_values_always_above_the_deadline() -> None:
+    assert command_timeouts(10.0) == {"timeout_transport": 30.0, "timeout_socket": 15.0}
+    for deadline in (29.0, 125.0, 5005.0):
+        assert min(command_timeouts(deadline).values()) > deadline
+
+
+class _Conn:
+    """What ScrapliSession.send touches of a scrapli driver; records the timeouts in force."""
+
+    def __init__(self) -> None:
+        self.timeout_transport = 30.0
+        self.timeout_socket = 15.0
+        self.seen: list[tuple[float, float, float]] = []
+
+    async def send_command(self, command: str, timeout_ops: float, **kwargs: Any) -> Any:
+        self.seen.append((timeout_ops, self.timeout_transport, self.timeout_socket))
+        return SimpleNamespace(result="done")
+
+
+def test_send_raises_every_read_timeout_to_the_command_deadline_and_back() -> None:
+    conn = _Conn()
+    session = ScrapliSession(Router("r1", "192.0.2.1", "linux"), conn)
+    for deadline in (125.0, 10.0):
+        assert asyncio.run(session.send("ping", deadline)) == "done"
+    (ops, transport, socket), short = conn.seen
+    assert ops == 125.0 and transport > 125.0 and socket > 125.0
+    assert short == (10.0, 30.0, 15.0)
+
+
+def test_open_errors_name_the_privilege_and_telnet_login_problems() -> None:
+    router = Router("pe1", "192.0.2.1", "cisco_iosxe")
+    cases = [
+        (ScrapliPrivilegeError("Failed to acquire requested privilege level privilege_exec"),
+         "auth_error", "privilege level: Failed to acquire"),
+        (EnableRefused("'enable': the secret was not accepted"), "auth_error", "enable refused"),
+        (EnableTimeout("no prompt within 10 s"), "timeout", "enable did not finish"),
+        (ScrapliAuthenticationFailed(
+            "username/login prompt seen more than once, assuming auth failed"),
+         "auth_error", "login refused"),
+        (ScrapliTimeout("timed out during in channel telnet authentication"),
+         "timeout", "login did not finish"),
+        (ScrapliConnectionError("Failed to open telnet session to host 192.0.2.1, "
+                                "connection refused"), "router_unreachable", "cannot open"),
+    ]
+    for exc, status, words in cases:
+        error = _classify_open_error(router, exc)
+        assert (error.status, words in error.message) == (status, True), (exc, error)

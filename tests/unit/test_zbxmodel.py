@@ -38,7 +38,7 @@ def test_seed_line_is_monitored_without_change() -> None:
     )
     router = result.routers[line.router]
     assert (router.host, router.platform, router.port) == ("192.0.2.1", "cisco_iosxe", 22)
-    assert result.macro_credentials[router.name] == ("netops", "pw-from-macro")
+    assert result.macro_credentials[router.name] == ("netops", "pw-from-macro", "")
     assert any("password taken from a Zabbix macro" in w for w in result.warnings)
     assert "pw-from-macro" not in " ".join(result.warnings)
 
@@ -67,7 +67,7 @@ def test_hostile_macros_skip_the_line_with_reason() -> None:
         "{$LINE_COUNT}": "5 | include",
         "{$LINE_CHECK_INTERVAL}": "0",
         "{$LINE_ROUTER_PLATFORM}": "acme_os",
-        "{$LINE_ROUTER_PROTOCOL}": "telnet",
+        "{$LINE_ROUTER_PROTOCOL}": "rsh",
         "{$LINE_SOURCE}": "$(id)",
         "{$LINE_ID}": "a b",
     }

@@ -62,7 +62,12 @@ async def run(config: FleetConfig, workdir: Path, control: Path) -> int:
         "host_key": str(key_path),
         "host_key_public": public,
         "routers": {
-            name: {"host": r.config.host, "port": r.port, "platform": r.config.platform}
+            name: {
+                "host": r.config.host,
+                "port": r.port,
+                "platform": r.config.platform,
+                "telnet_port": r.telnet_port,
+            }
             for name, r in fleet.routers.items()
         },
     }

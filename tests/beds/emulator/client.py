@@ -180,9 +180,10 @@ class Emulator:
         listed = self.call("routers")["routers"]
         return {name: RouterInfo(name=name, **info) for name, info in listed.items()}
 
-    def address(self, router: str) -> tuple[str, int]:
+    def address(self, router: str, telnet: bool = False) -> tuple[str, int]:
+        """The router's SSH address, or its telnet one (``"telnet": true`` routers)."""
         info = self.ready["routers"][router]
-        return str(info["host"]), int(info["port"])
+        return str(info["host"]), int(info["telnet_port" if telnet else "port"])
 
     # -- control --------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@
         "pe1": {"host": "127.0.1.1", "port": 0, "platform": "cisco_iosxe",
                 "username": "lab", "password": "lab", "authorized_keys": ["ssh-rsa AAAA..."],
                 "max_sessions": 5, "hostname": "pe1", "hosts": {"cpe.example": "198.51.100.7"},
+                "accounts": {"ro": {"password": "ro-pw", "privileged": false}},
+                "enable_secret": "en-pw", "telnet": true,
                 "targets": {"198.51.100.7": {"loss": 0.2, "rtt_ms": 12, "jitter_ms": 3}},
                 "default_target": {"rtt_ms": 5},
                 "faults": {"silent": false, "drop_mid_command": false, "refuse_auth": false,
@@ -21,6 +23,13 @@
     }
 
 ``defaults`` fills every router's missing keys. :func:`fleet_config` builds a large fleet.
+
+``username``/``password`` is an account that lands privileged (``pe1#``); ``accounts`` adds
+others, which land in user EXEC (``pe1>``) unless ``privileged`` on the platforms that have
+that mode (IOS-XE, NX-OS, EOS; elsewhere every account lands at the one prompt).
+``enable_secret`` is what ``enable`` asks for (none: IOS-XE says "% No password set", NX-OS
+and EOS climb without asking). ``telnet`` adds a telnet listener on the router's address
+(its own port, in the ready line as ``telnet_port``) with the same CLI and accounts.
 """
 
 from __future__ import annotations
@@ -91,6 +100,12 @@ class Faults:
 
 
 @dataclass(frozen=True)
+class Account:
+    password: str
+    privileged: bool = False
+
+
+@dataclass(frozen=True)
 class RouterConfig:
     name: str
     host: str
@@ -105,6 +120,9 @@ class RouterConfig:
     targets: Mapping[str, Behaviour] = field(default_factory=dict)
     default_target: Behaviour | None = None
     faults: Mapping[str, Any] = field(default_factory=dict)
+    accounts: Mapping[str, Account] = field(default_factory=dict)
+    enable_secret: str | None = None
+    telnet: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +171,19 @@ def _public_key(value: Any, where: str) -> str:
     except (asyncssh.KeyImportError, ValueError) as exc:
         raise ConfigError(f"{where}: not a public key: {exc}") from None
     return line
+
+
+def _accounts(raw: Any, where: str) -> dict[str, Account]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected an object of user name -> settings")
+    accounts = {}
+    for user, spec in raw.items():
+        here = f"{where}.{user}"
+        if not isinstance(spec, Mapping) or set(spec) - {"password", "privileged"}:
+            raise ConfigError(f"{here}: expected {{'password': ..., 'privileged': false}}")
+        privileged = _boolean(spec.get("privileged", False), f"{here}.privileged")
+        accounts[_text(user, where)] = Account(_text(spec.get("password"), here), privileged)
+    return accounts
 
 
 def _router(name: str, raw: Mapping[str, Any]) -> RouterConfig:
@@ -206,6 +237,11 @@ def _router(name: str, raw: Mapping[str, Any]) -> RouterConfig:
         if default is None
         else Behaviour().updated(default, f"{where}.default_target"),
         faults=dict(faults),
+        accounts=_accounts(raw.get("accounts", {}), f"{where}.accounts"),
+        enable_secret=None
+        if raw.get("enable_secret") is None
+        else _text(raw["enable_secret"], f"{where}.enable_secret"),
+        telnet=_boolean(raw.get("telnet", False), f"{where}.telnet"),
     )
 
 

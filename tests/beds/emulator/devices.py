@@ -6,7 +6,10 @@ drivers send on open (paging off, terminal width; JunOS ``set cli ...``; Huawei
 ``screen-length 0 temporary`` and the ``screen-width`` confirmation), a harmless ``show``
 command, ``exit``, and answers anything else with the device's own "invalid input" text,
 with its caret under the offending word. H3C Comware's ``screen-length disable`` and SR OS's
-``environment ...`` commands (MD-CLI and classic) are understood too.
+``environment ...`` commands (MD-CLI and classic) are understood too. On IOS-XE, NX-OS and
+EOS a session is in user EXEC (``pe1>``) or privileged EXEC (``pe1#``); ``enable`` asks for
+the enable secret (not echoed) and ``disable`` drops back. User EXEC runs everything here,
+ping included, as it does on those devices.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ CRLF = "\r\n"
 # Byte(s) that abort a running ping: Ctrl-^ (Ctrl-Shift-6) on IOS, Ctrl-C elsewhere.
 INTERRUPT = {"cisco_iosxe": b"\x1e", "cisco_iosxr": b"\x1e\x03"}
 DEFAULT_INTERRUPT = b"\x03"
+# Platforms with a user EXEC mode below privileged EXEC, and what a wrong secret gets: IOS
+# asks three times, then says "% Bad secrets"; EOS and NX-OS refuse at once.
+USER_MODE = ("cisco_iosxe", "cisco_nxos", "arista_eos")
+ENABLE_TRIES = {"cisco_iosxe": 3}
 # What the SSH server announces (RFC 4253 software version), per platform.
 SSH_VERSIONS = {
     "cisco_iosxe": "Cisco-1.25",
@@ -85,6 +92,8 @@ class Cli:
         username: str,
         hosts: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        privileged: bool = True,
+        enable_secret: str | None = None,
     ) -> None:
         self.platform = platform
         self.hostname = hostname
@@ -92,18 +101,28 @@ class Cli:
         self.hosts = dict(hosts or {})
         self.clock = clock
         self._confirming = False  # a question waits for its Y/N line
+        self.privileged = privileged or platform not in USER_MODE
+        self.enable_secret = enable_secret
+        self.enable_failures = 0  # wrong secrets typed in this session
+        self._secret_tries = 0  # > 0 while "Password:" waits for the enable secret
 
     # -- what the terminal shows ----------------------------------------------------------
 
     @property
+    def hides_input(self) -> bool:
+        """True while the line being typed is a secret (not echoed)."""
+        return self._secret_tries > 0
+
+    @property
     def prompt(self) -> str:
         h, u = self.hostname, self.username
+        mark = "#" if self.privileged else ">"
         return {
-            "cisco_iosxe": f"{h}#",
+            "cisco_iosxe": f"{h}{mark}",
             "cisco_iosxr": f"RP/0/RP0/CPU0:{h}#",
-            "cisco_nxos": f"{h}# ",
+            "cisco_nxos": f"{h}{mark} ",
             "juniper_junos": f"{u}@{h}> ",
-            "arista_eos": f"{h}#",
+            "arista_eos": f"{h}{mark}",
             "huawei_vrp": f"<{h}>",
             "mikrotik_routeros": f"[{u}@{h}] > ",
             "h3c_comware": f"<{h}>",
@@ -187,6 +206,8 @@ class Cli:
 
     def handle(self, line: str) -> Reply:
         """The answer to one command line (already echoed by the terminal)."""
+        if self._secret_tries:
+            return self._secret(line)
         if self._confirming:
             self._confirming = False
             return Reply(_lines("Info: Succeeded.") if line.strip().lower() == "y" else "")
@@ -213,6 +234,11 @@ class Cli:
         first = words[0]
         if first in ("exit", "logout", "quit", "/quit"):
             return Reply(_lines("logout") if p == "linux" else "", close=True)
+        if p in USER_MODE and words == ["enable"]:
+            return self._enable()
+        if p in USER_MODE and words == ["disable"]:
+            self.privileged = False
+            return Reply()
         if p in ("cisco_iosxe", "cisco_iosxr", "cisco_nxos", "arista_eos"):
             if first == "terminal" and len(words) == 3 and words[1] in ("length", "width"):
                 if p != "arista_eos":
@@ -262,6 +288,32 @@ class Cli:
                 _lines(time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(self.clock())))
             )
         return Reply(self.unknown(line))
+
+    def _enable(self) -> Reply:
+        if self.privileged:
+            return Reply()
+        if self.enable_secret is None:
+            if self.platform == "cisco_iosxe":
+                return Reply(_lines("% No password set", ""))
+            self.privileged = True  # NX-OS and EOS without an enable secret
+            return Reply()
+        self._secret_tries = 1
+        return Reply("Password: ", prompt=False)
+
+    def _secret(self, line: str) -> Reply:
+        """The line typed at the enable secret's "Password:" question."""
+        if line == self.enable_secret:
+            self._secret_tries = 0
+            self.privileged = True
+            return Reply()
+        self.enable_failures += 1
+        if self._secret_tries < ENABLE_TRIES.get(self.platform, 1):
+            self._secret_tries += 1
+            return Reply("Password: ", prompt=False)
+        self._secret_tries = 0
+        if self.platform == "cisco_iosxe":
+            return Reply(_lines("% Bad secrets", ""))
+        return Reply(_lines("% Access denied"))
 
     def _stamp(self) -> str:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.clock()))

@@ -11,8 +11,9 @@ Fault switches, per router, changeable while running:
 ``refuse_auth``: every password and key is rejected;
 ``slow_login_s``: the banner and first prompt come this many seconds after the shell opens;
 ``down``: the listener is closed (TCP connections are refused) and open sessions are cut;
-``max_sessions``: an SSH session beyond it is refused (channel open failure, "no free vty
-lines"), then that connection is closed, as a router with every vty busy does.
+``max_sessions``: an SSH session (or telnet login) beyond it is refused (channel open
+failure, "no free vty lines"), then that connection is closed, as a router with every vty
+busy does.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from typing import Any
 
 import asyncssh
 
-from tests.beds.emulator.config import Behaviour, Faults, FleetConfig, RouterConfig
+from tests.beds.emulator import telnet
+from tests.beds.emulator.config import Account, Behaviour, Faults, FleetConfig, RouterConfig
 from tests.beds.emulator.devices import SSH_VERSIONS
 from tests.beds.emulator.formats import PingArgs
 from tests.beds.emulator.render import MAX_PROBES
 from tests.beds.emulator.session import RouterSession
+from tests.beds.emulator.telnet import TelnetLink
 
 _HISTORY = 1000  # commands and pings remembered per router
 _COUNTERS = (
@@ -41,6 +44,7 @@ _COUNTERS = (
     "drops",
     "bytes_received",
     "internal_errors",
+    "enable_failures",
 )
 
 
@@ -58,6 +62,10 @@ class Router:
         self.keys = {asyncssh.import_public_key(k).public_data for k in config.authorized_keys}
         self.listener: asyncssh.SSHAcceptor | None = None
         self.connections: set[asyncssh.SSHServerConnection] = set()
+        # telnet (config.telnet): its listener, port (chosen once) and connections
+        self.telnet_server: asyncio.Server | None = None
+        self.telnet_port = 0
+        self.telnet_links: set[TelnetLink] = set()
         self.sessions_open = 0
         self.record_limit = record_limit
         self.reset()
@@ -81,6 +89,15 @@ class Router:
             login = login.partition("+")[0]
         return login == self.config.username
 
+    def account(self, login: str, password: str) -> Account | None:
+        """The account ``login`` logs in to with ``password``, or None (refused)."""
+        if self.faults.refuse_auth:
+            return None
+        if self.user_ok(login):
+            return Account(self.config.password, True) if password == self.config.password else None
+        account = self.config.accounts.get(login)
+        return account if account is not None and account.password == password else None
+
     def behaviour(self, args: PingArgs, fallback: Behaviour) -> Behaviour:
         for key in (args.target, args.address):
             if key in self.targets:
@@ -95,7 +112,7 @@ class Router:
                 conn.abort()
             else:
                 conn.close()
-        return len(doomed)
+        return len(doomed) + telnet.close_links(self, abort)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -103,6 +120,7 @@ class Router:
             "sessions_open": self.sessions_open,
             "host": self.config.host,
             "port": self.port,
+            "telnet_port": self.telnet_port,
             "platform": self.config.platform,
             "listening": self.listener is not None,
         }
@@ -145,6 +163,9 @@ class Fleet:
         router.listener = await asyncssh.listen(router.config.host, router.port, options=options)
         router.port = router.listener.get_port()
         self._by_place[(router.config.host, router.port)] = router
+        if router.config.telnet:
+            router.telnet_server = await telnet.listen(self, router)
+            router.telnet_port = router.telnet_server.sockets[0].getsockname()[1]
 
     def router_at(self, host: str, port: int) -> Router | None:
         return self._by_place.get((host, port))
@@ -153,6 +174,9 @@ class Fleet:
         if router.listener is not None:
             router.listener.close()
             router.listener = None
+        if router.telnet_server is not None:
+            router.telnet_server.close()
+            router.telnet_server = None
 
     async def set_down(self, router: Router, down: bool) -> None:
         router.faults.down = down
@@ -195,6 +219,8 @@ class RouterServer(asyncssh.SSHServer):
         self.fleet = fleet
         self.router: Router | None = None
         self.conn: asyncssh.SSHServerConnection | None = None
+        self.user = ""
+        self.privileged = True
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -218,15 +244,13 @@ class RouterServer(asyncssh.SSHServer):
 
     def validate_password(self, username: str, password: str) -> bool:
         router = self.router
-        ok = (
-            router is not None
-            and not router.faults.refuse_auth
-            and router.user_ok(username)
-            and password == router.config.password
-        )
-        if not ok and router is not None:
-            router.counters["auth_failures"] += 1
-        return ok
+        account = None if router is None else router.account(username, password)
+        if account is None:
+            if router is not None:
+                router.counters["auth_failures"] += 1
+            return False
+        self.user, self.privileged = username, account.privileged
+        return True
 
     def public_key_auth_supported(self) -> bool:
         return self.router is not None and bool(self.router.keys)
@@ -241,6 +265,7 @@ class RouterServer(asyncssh.SSHServer):
         )
         if not ok and router is not None:
             router.counters["auth_failures"] += 1
+        self.user, self.privileged = username, True
         return ok
 
     def auth_completed(self) -> None:
@@ -256,4 +281,4 @@ class RouterServer(asyncssh.SSHServer):
             raise asyncssh.ChannelOpenError(asyncssh.OPEN_RESOURCE_SHORTAGE, "No free vty lines")
         router.sessions_open += 1
         user = router.config.username
-        return RouterSession(self.fleet, router, conn, user)
+        return RouterSession(self.fleet, router, conn, user, self.privileged)

@@ -36,13 +36,25 @@ class RouterSession(asyncssh.SSHServerSession[bytes]):
     """One interactive shell: the line editor, the CLI, and pings streamed as they run."""
 
     def __init__(
-        self, fleet: Fleet, router: Router, conn: asyncssh.SSHServerConnection, user: str
+        self,
+        fleet: Fleet,
+        router: Router,
+        conn: asyncssh.SSHServerConnection,
+        user: str,
+        privileged: bool = True,
     ) -> None:
         self.fleet = fleet
         self.router = router
         self.conn = conn
         c = router.config
-        self.cli = Cli(c.platform, c.hostname, user, c.hosts)
+        self.cli = Cli(
+            c.platform,
+            c.hostname,
+            user,
+            c.hosts,
+            privileged=privileged,
+            enable_secret=c.enable_secret,
+        )
         self.editor = LineEditor()
         self.chan: asyncssh.SSHServerChannel[bytes] | None = None
         self.pending = bytearray()
@@ -126,8 +138,10 @@ class RouterSession(asyncssh.SSHServerSession[bytes]):
     async def _read_line(self) -> str | None:
         """The next line typed, echoing input as the device reads it; None at EOF."""
         while not self.closed:
+            hidden = self.cli.hides_input  # a secret is typed: nothing is echoed
             step = self.editor.feed(self.pending)
-            self._write(step.echo)
+            if not hidden:
+                self._write(step.echo)
             if step.line is not None:
                 return step.line
             if step.cancelled and self.cli.platform not in ("cisco_iosxe", "cisco_iosxr"):
@@ -147,7 +161,9 @@ class RouterSession(asyncssh.SSHServerSession[bytes]):
         self._write(self.cli.enter(line))
         if router.faults.silent:
             return True  # accepted, never answered
+        failures = self.cli.enable_failures
         reply = self.cli.handle(line)
+        router.counters["enable_failures"] += self.cli.enable_failures - failures
         if reply.ping is not None:
             if not await self._ping(line, reply.ping):
                 return False
@@ -198,5 +214,13 @@ class RouterSession(asyncssh.SSHServerSession[bytes]):
                 return False
         self.interrupt = None
         received = sum(r is not None for r in rtts[:sent])
-        router.pings.append({"command": line, **args.to_dict(), "sent": sent, "received": received})
+        router.pings.append(
+            {
+                "command": line,
+                **args.to_dict(),
+                "sent": sent,
+                "received": received,
+                "privileged": self.cli.privileged,
+            }
+        )
         return True
