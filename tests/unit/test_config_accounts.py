@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from linemon_agent.broker.server import secret_values
+from linemon_agent.broker.lineset import secret_values
 from linemon_agent.config import parse_config
 from linemon_agent.errors import ConfigError
 
