@@ -29,7 +29,16 @@ def _request_options(func: Any) -> Any:
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+CLIENT_EPILOG = (
+    "The client commands (ping, discover, status, routers, lines, result, sync, reload) ask "
+    "the running broker over its Unix socket. Before or after the command they take "
+    "--socket PATH (default $LINEMON_SOCKET, else [broker] socket of the configuration), "
+    "--config FILE (default $LINEMON_CONFIG, else /etc/linemon/linemon.toml) and "
+    "--call-timeout SECONDS (default 5). See `linemon ping --help`; exit codes in the README."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=CLIENT_EPILOG)
 @click.version_option(__version__, prog_name="linemon")
 def cli() -> None:
     """linemon: ping customer lines from the routers that carry them, for Zabbix."""
