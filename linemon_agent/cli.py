@@ -148,12 +148,21 @@ def config_group() -> None:
     help="TOML file (default $LINEMON_CONFIG or /etc/linemon/linemon.toml)",
 )
 def config_check_cmd(config_file: str | None) -> None:
-    """Validate the configuration file and print a summary; exit 78 when it is wrong."""
+    """Validate the configuration file and print a summary; exit 78 when it is wrong.
+
+    Beyond parsing: under host_key_policy = "strict", the known_hosts file must exist and
+    hold every router's key.
+    """
     from linemon_agent.config import config_path, load_config
+    from linemon_agent.configcheck import host_key_problems
+    from linemon_agent.configerrors import Errors
 
     path = config_path(config_file)
     try:
         config = load_config(path)
+        errors = Errors(str(path))
+        host_key_problems(config, errors)
+        errors.raise_if_any()
     except LinemonError as exc:
         _fail(str(exc), 78)
         return
