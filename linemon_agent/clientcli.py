@@ -190,12 +190,13 @@ def _cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """Rows as aligned columns under upper-case headers (None shows as -)."""
     cells = [[_cell(row.get(c, "")) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     out = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
     out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(out)
+    return "\n".join(line.rstrip() for line in out)
 
 
 def _line_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -243,8 +244,8 @@ def _execute(ns: argparse.Namespace) -> str:
                 for k, v in data.items()
             )
         if command == "routers":
-            return _table(data, ROUTER_COLUMNS)
-        return _table([_line_view(r) for r in data], LINE_COLUMNS)
+            return format_table(data, ROUTER_COLUMNS)
+        return format_table([_line_view(r) for r in data], LINE_COLUMNS)
     return _pretty(data)
 
 
