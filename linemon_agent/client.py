@@ -176,6 +176,11 @@ def _connect_error(exc: OSError, path: SocketPath) -> ClientError:
             "--config / $LINEMON_CONFIG naming the broker's file)",
             EXIT_BROKER_DOWN,
         )
+    if exc.errno == errno.ECONNREFUSED and not _is_socket(path):
+        return ClientError(
+            f"{path}{origin} is not a socket: give the broker's socket ([broker] socket)",
+            EXIT_BROKER_DOWN,
+        )
     if exc.errno == errno.ECONNREFUSED:
         return ClientError(
             f"the broker is not running (connection refused on {path}{origin})", EXIT_BROKER_DOWN
@@ -185,6 +190,13 @@ def _connect_error(exc: OSError, path: SocketPath) -> ClientError:
     return ClientError(
         f"cannot connect to the broker at {path}{origin}: {exc.strerror or exc}", EXIT_FAILURE
     )
+
+
+def _is_socket(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return True  # cannot tell: say what connect said
 
 
 def _permission_advice(path: str) -> str:

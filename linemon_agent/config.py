@@ -426,6 +426,6 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         ) from None
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
     return parse_config(data, str(path), env)

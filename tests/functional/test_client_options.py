@@ -322,6 +322,9 @@ def test_call_timeout_bounds_the_wait(bed: Bed) -> None:
         (2, ["status", "--frobnicate"], "unrecognized arguments"),
         (2, ["result"], "required: LINE"),
         (2, ["status", "--call-timeout", "-1"], "--call-timeout"),
+        (2, ["--socket"], "--socket: expected one argument"),
+        (2, ["--socket", "/x"], "required: COMMAND"),
+        (69, ["--socket", "/", "status"], "/ (from --socket) is not a socket"),
     ],
 )
 def test_errors_are_words_and_exit_codes(

@@ -245,3 +245,9 @@ def test_readme_exit_code_table_is_complete() -> None:
     codes |= {v for k, v in vars(client).items() if k.startswith("EXIT_")}
     codes |= {v for k, v in vars(clientcli).items() if k.startswith("EXIT_")}
     assert table == codes
+
+
+def test_a_path_that_is_no_socket_is_named_so(tmp_path: Path) -> None:
+    with pytest.raises(ClientError) as info:
+        call("status", path=str(tmp_path))
+    assert info.value.exit_code == EXIT_BROKER_DOWN and "is not a socket" in str(info.value)

@@ -108,6 +108,9 @@ def test_load_config_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("[broker\n")
     with pytest.raises(ConfigError, match=r"bad.toml: .*not valid TOML"):
         load_config(bad)
+    bad.write_bytes(b"\x9e\xff[broker]\n")  # not even UTF-8
+    with pytest.raises(ConfigError, match=r"bad.toml: .*not valid TOML"):
+        load_config(bad)
 
 
 def test_shipped_example_config_is_valid() -> None:
