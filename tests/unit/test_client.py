@@ -251,3 +251,12 @@ def test_a_path_that_is_no_socket_is_named_so(tmp_path: Path) -> None:
     with pytest.raises(ClientError) as info:
         call("status", path=str(tmp_path))
     assert info.value.exit_code == EXIT_BROKER_DOWN and "is not a socket" in str(info.value)
+
+
+def test_a_broken_default_config_falls_back_and_says_why(tmp_path: Path) -> None:
+    default = _toml(tmp_path, "[broker\n", "default.toml")
+    found = socket_path(None, None, {}, default)
+    assert found == DEFAULT_SOCKET
+    assert found.origin.startswith("the default; ") and "not valid TOML" in found.origin
+    (tmp_path / "dir.toml").mkdir()
+    assert "cannot read" in socket_path(None, None, {}, str(tmp_path / "dir.toml")).origin
