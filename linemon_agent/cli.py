@@ -29,7 +29,16 @@ def _request_options(func: Any) -> Any:
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+CLIENT_EPILOG = (
+    "The client commands (ping, discover, status, routers, lines, result, sync, reload) ask "
+    "the running broker over its Unix socket. Before or after the command they take "
+    "--socket PATH (default $LINEMON_SOCKET, else [broker] socket of the configuration), "
+    "--config FILE (default $LINEMON_CONFIG, else /etc/linemon/linemon.toml) and "
+    "--call-timeout SECONDS (default 5). See `linemon ping --help`; exit codes in the README."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=CLIENT_EPILOG)
 @click.version_option(__version__, prog_name="linemon")
 def cli() -> None:
     """linemon: ping customer lines from the routers that carry them, for Zabbix."""
@@ -139,12 +148,21 @@ def config_group() -> None:
     help="TOML file (default $LINEMON_CONFIG or /etc/linemon/linemon.toml)",
 )
 def config_check_cmd(config_file: str | None) -> None:
-    """Validate the configuration file and print a summary; exit 78 when it is wrong."""
+    """Validate the configuration file and print a summary; exit 78 when it is wrong.
+
+    Beyond parsing: under host_key_policy = "strict", the known_hosts file must exist and
+    hold every router's key.
+    """
     from linemon_agent.config import config_path, load_config
+    from linemon_agent.configcheck import host_key_problems
+    from linemon_agent.configerrors import Errors
 
     path = config_path(config_file)
     try:
         config = load_config(path)
+        errors = Errors(str(path))
+        host_key_problems(config, errors)
+        errors.raise_if_any()
     except LinemonError as exc:
         _fail(str(exc), 78)
         return

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from linemon_agent import options, validate
+from linemon_agent.configerrors import Errors as _Errors
+from linemon_agent.configerrors import suggest, unknown
 from linemon_agent.errors import ConfigError, LinemonError, ValidationError, quote_value
 from linemon_agent.models import DEFAULT_ITEM_KEY, Line, PingRequest, Router
 from linemon_agent.secrets import (
@@ -115,22 +117,6 @@ def config_path(explicit: str | None = None) -> Path:
     return Path(explicit or os.environ.get("LINEMON_CONFIG") or DEFAULT_CONFIG)
 
 
-class _Errors:
-    """Collects every problem of a file so one run of `config check` shows them all."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.items: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.items.append(f"{key}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            detail = "\n  ".join(self.items)
-            raise ConfigError(self.source, "", f"{len(self.items)} problem(s):\n  {detail}")
-
-
 def _coerce(kind: Any, value: Any, key: str) -> Any:
     """Convert a TOML or environment value to a settings field's type."""
     if kind in (bool, "bool"):
@@ -169,7 +155,7 @@ def _settings(cls: Any, table: Any, section: str, errors: _Errors, env: dict[str
     fields = {f.name: f.type for f in dataclasses.fields(cls)}
     for key in table:
         if key not in fields:
-            errors.add(f"{section}.{key}", f"unknown key; known: {', '.join(fields)}")
+            errors.add(section, unknown(key, fields))
     for name, kind in fields.items():
         env_name = f"{ENV_PREFIX}{section.upper()}_{name.upper()}"
         raw = env[env_name] if env_name in env else table.get(name)
@@ -206,7 +192,7 @@ def _check_settings(broker: BrokerSettings, zabbix: ZabbixSettings, errors: _Err
 
 
 _SECRET_SOURCES = ("file", "env", "credential")
-_PROFILE_KEYS = (
+CREDENTIAL_KEYS = (
     "username",
     "key_file",
     *(f"{kind}_{source}" for kind in ("password", "enable_password") for source in _SECRET_SOURCES),
@@ -236,7 +222,7 @@ def _credentials(table: Any, errors: _Errors, env: dict[str, str]) -> dict[str, 
         if env_name.startswith(f"{ENV_PREFIX}CREDENTIALS_"):
             rest = env_name[len(f"{ENV_PREFIX}CREDENTIALS_") :].lower()
             # longest first: NAME_ENABLE_PASSWORD_FILE is profile NAME, not NAME_ENABLE
-            for suffix in sorted((f"_{k}" for k in _PROFILE_KEYS), key=len, reverse=True):
+            for suffix in sorted((f"_{k}" for k in CREDENTIAL_KEYS), key=len, reverse=True):
                 if rest.endswith(suffix):
                     profiles.setdefault(rest[: -len(suffix)], {})
                     break
@@ -246,21 +232,21 @@ def _credentials(table: Any, errors: _Errors, env: dict[str, str]) -> dict[str, 
             errors.add(where, "must be a table")
             continue
         spec = dict(spec)
-        for key in _PROFILE_KEYS:
+        for key in CREDENTIAL_KEYS:
             env_name = f"{ENV_PREFIX}CREDENTIALS_{name.upper()}_{key.upper()}"
             if env_name in env:
                 spec[key] = env[env_name]
-        unknown = set(spec) - set(_PROFILE_KEYS)
+        strays = set(spec) - set(CREDENTIAL_KEYS)
         for inline in ("password", "enable_password"):
-            if inline in unknown:
+            if inline in strays:
                 errors.add(
                     f"{where}.{inline}",
                     "passwords are not accepted inline: use "
                     f"{inline}_file (mode 0600), {inline}_env or {inline}_credential",
                 )
-                unknown.discard(inline)
-        for key in sorted(unknown):
-            errors.add(f"{where}.{key}", "unknown key")
+                strays.discard(inline)
+        for key in sorted(strays):
+            errors.add(where, unknown(key, CREDENTIAL_KEYS))
         try:
             validate.name(name, "credentials profile")
             username = spec.get("username")
@@ -289,6 +275,7 @@ def _reason(exc: LinemonError) -> str:
 
 ROUTER_KEYS = {"name", "host", "port", "platform", "credentials", "max_sessions", "transport"}
 REQUEST_KEYS = ("target", *options.NAMES)
+SECTIONS = ("broker", "zabbix", "zabbix_api", "credentials", "routers", "lines")
 LINE_KEYS = {
     "id",
     "router",
@@ -304,9 +291,9 @@ def parse_router(spec: dict[str, Any]) -> Router:
     """A router from a table of loosely typed values; raises ValidationError."""
     from linemon_agent.platforms import get_platform
 
-    unknown = set(spec) - ROUTER_KEYS
-    if unknown:
-        raise ValidationError("key", sorted(unknown)[0], f"unknown; known: {sorted(ROUTER_KEYS)}")
+    strays = sorted(set(spec) - ROUTER_KEYS)
+    if strays:
+        raise ValidationError("key", strays[0], "unknown" + suggest(strays[0], ROUTER_KEYS))
     platform = spec.get("platform")
     if not isinstance(platform, str):
         raise ValidationError("platform", platform, "is required")
@@ -331,9 +318,9 @@ def parse_router(spec: dict[str, Any]) -> Router:
 
 def parse_line(spec: dict[str, Any], origin: str = "config") -> Line:
     """A line from a table of loosely typed values; raises ValidationError."""
-    unknown = set(spec) - LINE_KEYS
-    if unknown:
-        raise ValidationError("key", sorted(unknown)[0], f"unknown; known: {sorted(LINE_KEYS)}")
+    strays = sorted(set(spec) - LINE_KEYS)
+    if strays:
+        raise ValidationError("key", strays[0], "unknown" + suggest(strays[0], LINE_KEYS))
     line_id = validate.name(spec.get("id"), "id")
     request = PingRequest.from_strings({k: spec.get(k) for k in REQUEST_KEYS})
     return Line(
@@ -360,44 +347,92 @@ def check_line_against(line: Line, routers: dict[str, Router]) -> None:
     get_platform(router.platform).build_ping(line.request)
 
 
+def _entry(kind: str, spec: dict[str, Any], key: str, index: int) -> str:
+    """How a person finds an entry of ``kind`` in the file: ``routers 'pe1'``, else by place."""
+    value = spec.get(key)
+    try:
+        return f"{kind} {quote_value(validate.name(value, key))}"
+    except ValidationError:
+        return f"{kind}[{index}]"
+
+
+def _known_part(
+    spec: dict[str, Any], known: set[str], where: str, errors: _Errors
+) -> dict[str, Any]:
+    """``spec`` without its unknown keys, each reported once."""
+    for key in sorted(set(spec) - known, key=str):
+        errors.add(where, unknown(key, known))
+    return {k: v for k, v in spec.items() if k in known}
+
+
+def _routers(
+    data: dict[str, Any], credentials: dict[str, Credentials], errors: _Errors
+) -> tuple[dict[str, Router], set[str]]:
+    """The valid routers, and the names of those that failed (their lines stay quiet)."""
+    routers: dict[str, Router] = {}
+    failed: set[str] = set()
+    for index, spec in enumerate(_array(data, "routers", errors)):
+        where = _entry("routers", spec, "name", index)
+        try:
+            router = parse_router(_known_part(spec, ROUTER_KEYS, where, errors))
+        except ValidationError as exc:
+            errors.add(where, str(exc))
+            if isinstance(spec.get("name"), str):
+                failed.add(spec["name"])
+            continue
+        if router.name in routers:
+            errors.add(where, f"duplicate name: routers[{index}] repeats an earlier router")
+            continue
+        profile = f"credentials.{router.credentials}"
+        if router.credentials not in credentials and not errors.reported(profile):
+            errors.add(
+                where,
+                f"no credentials profile {router.credentials!r}"
+                + suggest(router.credentials, credentials, "profile"),
+            )
+        routers[router.name] = router
+    return routers, failed
+
+
+def _lines(
+    data: dict[str, Any], routers: dict[str, Router], failed: set[str], errors: _Errors
+) -> dict[str, Line]:
+    lines: dict[str, Line] = {}
+    for index, spec in enumerate(_array(data, "lines", errors)):
+        where = _entry("lines", spec, "id", index)
+        try:
+            line = parse_line(_known_part(spec, LINE_KEYS, where, errors))
+            if line.router in failed:
+                continue  # the router's own problem is reported; nothing to add here
+            if line.router not in routers:
+                hint = suggest(line.router, routers, "router")
+                errors.add(where, f"no such router {line.router!r}{hint}")
+                continue
+            check_line_against(line, routers)
+        except LinemonError as exc:
+            errors.add(where, str(exc))
+            continue
+        if line.id in lines:
+            errors.add(where, f"duplicate id: lines[{index}] repeats an earlier line")
+            continue
+        lines[line.id] = line
+    return lines
+
+
 def parse_config(data: dict[str, Any], source: str, env: dict[str, str] | None = None) -> Config:
     """Turn a parsed TOML document into a Config, raising one ConfigError listing every problem."""
     env = dict(os.environ if env is None else env)
     errors = _Errors(source)
-    known = {"broker", "zabbix", "zabbix_api", "credentials", "routers", "lines"}
     for key in data:
-        if key not in known:
-            errors.add(key, f"unknown section; known: {', '.join(sorted(known))}")
+        if key not in SECTIONS:
+            errors.add("", unknown(key, SECTIONS, "section"))
     broker = _settings(BrokerSettings, data.get("broker"), "broker", errors, env)
     zabbix = _settings(ZabbixSettings, data.get("zabbix"), "zabbix", errors, env)
     zabbix_api = _settings(ZabbixApiSettings, data.get("zabbix_api"), "zabbix_api", errors, env)
     _check_settings(broker, zabbix, errors)
     credentials = _credentials(data.get("credentials"), errors, env)
-    routers: dict[str, Router] = {}
-    for index, spec in enumerate(_array(data, "routers", errors)):
-        try:
-            router = parse_router(spec)
-        except ValidationError as exc:
-            errors.add(f"routers[{index}]", str(exc))
-            continue
-        if router.name in routers:
-            errors.add(f"routers[{index}].name", f"duplicate router {router.name!r}")
-        elif router.credentials not in credentials:
-            errors.add(
-                f"routers[{index}].credentials", f"no credentials profile {router.credentials!r}"
-            )
-        routers[router.name] = router
-    lines: dict[str, Line] = {}
-    for index, spec in enumerate(_array(data, "lines", errors)):
-        try:
-            line = parse_line(spec)
-            check_line_against(line, routers)
-        except LinemonError as exc:
-            errors.add(f"lines[{index}]", str(exc))
-            continue
-        if line.id in lines:
-            errors.add(f"lines[{index}].id", f"duplicate line {line.id!r}")
-        lines[line.id] = line
+    routers, failed = _routers(data, credentials, errors)
+    lines = _lines(data, routers, failed, errors)
     errors.raise_if_any()
     return Config(broker, zabbix, zabbix_api, credentials, routers, lines, source)
 
@@ -421,6 +456,6 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
         ) from None
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
     return parse_config(data, str(path), env)

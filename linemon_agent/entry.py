@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import sys
 
-_CLIENT_OPTIONS = ("--socket", "--call-timeout")
-
-
-def _command(argv: list[str]) -> str:
-    index = 0
-    while index < len(argv) and argv[index].split("=", 1)[0] in _CLIENT_OPTIONS:
-        index += 1 if "=" in argv[index] else 2
-    return argv[index] if index < len(argv) else ""
-
 
 def main() -> None:
     argv = sys.argv[1:]
-    from linemon_agent.clientcli import COMMANDS, run
+    from linemon_agent.clientcli import CLIENT_OPTIONS, COMMANDS, command_word, run
 
-    if _command(argv) in COMMANDS:
+    word = command_word(argv)
+    # `linemon --socket S` without a command, or with --help: the client's own usage
+    own = bool(argv) and argv[0].split("=", 1)[0] in CLIENT_OPTIONS and word[:1] in ("", "-")
+    if word in COMMANDS or own:
         sys.exit(run(argv))
     from linemon_agent.cli import main as cli_main
 

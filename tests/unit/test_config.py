@@ -62,9 +62,10 @@ def test_every_problem_is_listed_with_its_key(tmp_path: Path) -> None:
         parse_config(doc, "t.toml", env={"LINEMON_BROKER_TRANSPORT": "telnet"})
     text = str(info.value)
     assert text.startswith("t.toml: ")
-    for needle in ("zabbix.port", "broker.colour", "routers[1]", "invalid host",
-                   "routers[2]", "unknown platform", "lines[2]", "invalid target",
-                   "lines[3]", "no such router", "lines[4]", "interval", "broker.transport"):
+    for needle in ("zabbix.port", "broker: unknown key 'colour'", "routers 'pe2'",
+                   "invalid host", "routers 'pe3'", "unknown platform", "lines 'bad'",
+                   "invalid target", "lines 'orphan'", "no such router", "lines 'fast'",
+                   "interval", "broker.transport"):
         assert needle in text, needle
     assert "\nreload" not in text
 
@@ -107,6 +108,9 @@ def test_load_config_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("[broker\n")
     with pytest.raises(ConfigError, match=r"bad.toml: .*not valid TOML"):
         load_config(bad)
+    bad.write_bytes(b"\x9e\xff[broker]\n")  # not even UTF-8
+    with pytest.raises(ConfigError, match=r"bad.toml: .*not valid TOML"):
+        load_config(bad)
 
 
 def test_shipped_example_config_is_valid() -> None:
@@ -115,3 +119,91 @@ def test_shipped_example_config_is_valid() -> None:
     assert config.broker.socket_mode == 0o660
     assert config.broker.host_key_policy == "strict"
     assert not config.routers and not config.lines
+
+
+def _problems(doc: dict, env: dict | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(doc, "t.toml", env=env or {})
+    return str(info.value).split("\n  ")[1:]
+
+
+def test_one_mistake_one_message(tmp_path: Path) -> None:
+    """A loose password file is not also a missing profile; a router with a wrong platform
+    does not also make each of its lines a line of no router."""
+    doc = _doc(tmp_path)
+    os.chmod(doc["credentials"]["default"]["password_file"], 0o644)
+    problems = _problems(doc)
+    assert len(problems) == 1 and problems[0].startswith("credentials.default: "), problems
+    doc = _doc(tmp_path / "..")
+    doc["routers"][0]["platform"] = "cisco_ios_classic"
+    problems = _problems(doc)
+    assert len(problems) == 1 and problems[0].startswith("routers 'pe1': invalid platform")
+
+
+def test_entries_are_named_by_name_or_id(tmp_path: Path) -> None:
+    doc = _doc(tmp_path)
+    doc["routers"].append({"host": "192.0.2.3", "platform": "linux"})  # no name: by place
+    doc["lines"][1]["count"] = "lots"
+    doc["lines"].append({"id": "cust-9", "router": "pe-1", "target": "192.0.2.9"})
+    problems = _problems(doc)
+    assert problems[0].startswith("routers[1]: invalid name None"), problems
+    assert problems[1].startswith("lines 'cust-43': invalid count 'lots'"), problems
+    assert problems[2] == "lines 'cust-9': no such router 'pe-1'; did you mean 'pe1'?"
+    doc = _doc(tmp_path)
+    doc["routers"][0]["credentials"] = "defualt"
+    assert _problems(doc) == [
+        "routers 'pe1': no credentials profile 'defualt'; did you mean 'default'?"
+    ]
+
+
+def test_unknown_keys_have_one_format_and_a_hint(tmp_path: Path) -> None:
+    doc = _doc(tmp_path)
+    doc["brokr"] = {}
+    doc["zabbix"]["sever"] = "10.0.0.1"
+    doc["zabbix"]["zzz"] = 1
+    doc["credentials"]["default"]["user_name"] = "x"
+    doc["routers"][0]["hots"] = "192.0.2.1"
+    doc["lines"][0]["vfr"] = "V"
+    problems = _problems(doc)
+    assert problems[:4] == [
+        "unknown section 'brokr'; did you mean 'broker'?",
+        "zabbix: unknown key 'sever'; did you mean 'server'?",
+        "zabbix: unknown key 'zzz'; known keys: agent_config, batch_size, flush_interval, "
+        "item_key, port, probe_concurrency, reject_after, send_timeout, server, "
+        "use_agent_config",
+        "credentials.default: unknown key 'user_name'; did you mean 'username'?",
+    ]
+    assert problems[4:] == [
+        "routers 'pe1': unknown key 'hots'; did you mean 'host'?",
+        "lines 'cust-42': unknown key 'vfr'; did you mean 'vrf'?",
+    ]
+
+
+def test_example_config_lists_every_key() -> None:
+    """packaging/linemon.toml shows every key the parser knows (commented or not), and no
+    other: uncommenting every `# key = value` line must give exactly the parser's keys."""
+    import dataclasses
+    import re
+    import tomllib
+
+    from linemon_agent import config as cfg
+
+    example = Path(__file__).parents[2] / "packaging" / "linemon.toml"
+    text = "\n".join(
+        re.sub(r"^(# ?)+(?=\[|[a-z_]+ = )", "", line)
+        for line in example.read_text().splitlines()
+    )
+    doc = tomllib.loads(text)
+    known = {
+        "broker": {f.name for f in dataclasses.fields(cfg.BrokerSettings)},
+        "zabbix": {f.name for f in dataclasses.fields(cfg.ZabbixSettings)},
+        "zabbix_api": {f.name for f in dataclasses.fields(cfg.ZabbixApiSettings)},
+    }
+    assert set(doc) == set(cfg.SECTIONS)
+    for section, keys in known.items():
+        assert set(doc[section]) == keys, section
+    for name, profile in doc["credentials"].items():
+        assert set(profile) <= set(cfg.CREDENTIAL_KEYS), name
+    assert set().union(*doc["credentials"].values()) == set(cfg.CREDENTIAL_KEYS)
+    assert set().union(*doc["routers"]) == cfg.ROUTER_KEYS
+    assert set().union(*doc["lines"]) == cfg.LINE_KEYS

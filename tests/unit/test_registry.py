@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from linemon_agent.errors import UnknownPlatformError
 from linemon_agent.models import PingRequest
-from linemon_agent.platforms import CORE_PLATFORMS, get_platform, platform_names
+from linemon_agent.platforms import CORE_PLATFORMS, _plugin_specs, get_platform, platform_names
 from linemon_agent.platforms.base import Platform
+from tests.plugins.install import install
 
 EXPECTED_CORE = {
     "cisco_iosxe",
@@ -45,8 +52,24 @@ def test_unknown_platform_lists_known_ones() -> None:
         assert name in message
 
 
-def test_entry_point_plugin_is_found_and_works() -> None:
-    """tests/plugins/linemon_example_platform is pip-installed by scripts/test."""
+@pytest.fixture
+def example_plugin(tmp_path: Path) -> Iterator[Path]:
+    """The example plugin, installed for this test only (tests/plugins/install.py)."""
+    site = install(tmp_path / "site")
+    sys.path.insert(0, str(site))
+    _plugin_specs.cache_clear()
+    get_platform.cache_clear()
+    try:
+        yield site
+    finally:
+        sys.path.remove(str(site))
+        sys.modules.pop("linemon_example_platform", None)
+        _plugin_specs.cache_clear()
+        get_platform.cache_clear()
+
+
+def test_entry_point_plugin_is_found_and_works(example_plugin: Path) -> None:
+    """tests/plugins/linemon_example_platform, found through its entry point."""
     assert "example_os" in platform_names()
     platform = get_platform("example_os")
     assert platform.build_ping(PingRequest("192.0.2.9", count=3, vrf="V1")) == (
@@ -81,3 +104,14 @@ def test_every_scrapli_platform_name_is_one_scrapli_resolves() -> None:
         assert details, name
         if platform.scrapli_variant is not None:
             assert platform.scrapli_variant in details["variants"], name
+
+
+def test_linemon_platforms_lists_an_installed_plugin(tmp_path: Path) -> None:
+    """`linemon platforms` of a process that has the plugin on its path lists it; the plugin
+    is never put in the venv itself (scripts/test removes one an older run installed)."""
+    site = install(tmp_path / "site")
+    linemon = str(Path(sys.executable).parent / "linemon")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run([linemon, "platforms"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert done.returncode == 0 and "example_os" in done.stdout, done.stderr
