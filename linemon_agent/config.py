@@ -55,6 +55,8 @@ class BrokerSettings:
     # a line whose last ping had no reply first gets this many probes (0: always the full ping)
     down_probe_count: int = 1
     shutdown_timeout: float = 10.0
+    # /healthz answers 503 when the oldest undelivered value is older than this (seconds)
+    health_pending_age: float = 600.0
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ QUICK: dict[str, Any] = {
     "router": (200, 2),
 }
 FULL: dict[str, Any] = {
-    "scale": [(100, 1_000), (500, 10_000), (1_000, 20_000)],
+    # (routers, lines[, interval]): the last step is the seed's 180 s interval at full size
+    "scale": [(100, 1_000), (500, 10_000), (1_000, 20_000), (5_000, 100_000, 180)],
     "scale_interval": 60,
     "intervals": 2,
     "overhead": (50, 500, 20, 2),
@@ -195,11 +196,12 @@ def scale_table(result: dict[str, Any]) -> str:
 
 def _scale_steps(plan: dict[str, Any], work: Path) -> list[dict[str, Any]]:
     steps = []
-    for n, (routers, lines) in enumerate(plan["scale"]):
-        print(f"bench:   scale {routers} x {lines}", file=sys.stderr, flush=True)
+    for n, (routers, lines, *rest) in enumerate(plan["scale"]):
+        interval = rest[0] if rest else plan["scale_interval"]
+        print(f"bench:   scale {routers} x {lines} at {interval} s", file=sys.stderr, flush=True)
         try:
-            steps.append(scale.scheduled(work / f"scale{n}", routers, lines,
-                                         plan["scale_interval"], plan["intervals"]))
+            steps.append(scale.scheduled(work / f"scale{n}", routers, lines, interval,
+                                         plan["intervals"]))
         except Exception as exc:  # keep the smaller steps' figures
             traceback.print_exc()
             steps.append({"routers": routers, "lines": lines,

@@ -34,6 +34,7 @@ from .reporter import Reporter, zabbix_sender
 from .service import Service
 from .spool import SpoolError, open_spool
 from .syncer import Syncer
+from .views import health
 
 log = logging.getLogger("linemon.server")
 
@@ -179,7 +180,7 @@ async def _serve_locked(config_path: Path, config: Config) -> int:
     if settings.metrics_listen:
         metrics = MetricsServer(
             settings.metrics_listen,
-            lambda: {"ok": True, **service.status().to_dict()},
+            lambda: health(service.status(), settings.health_pending_age),
             lambda: render(
                 service.status(), service.routers(), broker.durations, server.request_times
             ),

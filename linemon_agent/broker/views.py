@@ -119,3 +119,22 @@ def discovery_row(line: Line) -> dict[str, Any]:
         "{#LINE.HOST}": line.zabbix_host,
         "{#LINE.KEY}": line.zabbix_key,
     }
+
+
+def health(status: BrokerStatus, pending_age_limit: float) -> dict[str, Any]:
+    """``/healthz``: ok, or the reasons values are not reaching Zabbix (then HTTP 503)."""
+    delivery = status.delivery
+    reasons = []
+    if delivery.get("held"):
+        reasons.append(
+            f"the spool cannot be written: {delivery['held']} values held in memory "
+            f"({delivery.get('last_error') or 'see the log'})"
+        )
+    age = float(delivery.get("oldest_pending_age_s") or 0.0)
+    if age > pending_age_limit:
+        reasons.append(
+            f"values waiting for Zabbix for {age:.0f} s (more than {pending_age_limit:g} s): "
+            f"{delivery.get('pending', 0)} pending; last error: "
+            f"{delivery.get('last_error') or 'none'}"
+        )
+    return {"ok": not reasons, "reasons": reasons, **status.to_dict()}

@@ -104,14 +104,16 @@ def test_hostile_line_definitions_never_reach_a_router(tmp_path: Path) -> None:
     os.chmod(secret, 0o600)
     with Emulator(config, workdir=tmp_path / "emu") as emulator, TrapperBed() as trapper:
         doc = _doc(emulator, trapper.port, secret)
-        # From a config file: each refused with its index and reason; the file as a whole too.
+        # From a config file: each refused naming the line (its id, or its index when the id
+        # itself is refused) and the reason; the file as a whole too.
         refused = 0
         platform = get_platform("cisco_iosxe")
         for line in hostile:
             try:
                 accepted = parse_config({**doc, "lines": [line]}, "t.toml", env={})
             except ConfigError as exc:
-                assert "lines[0]" in str(exc) and "\n" + MARK not in str(exc)
+                named = "lines[0]" in str(exc) or f"lines {line.get('id')!r}" in str(exc)
+                assert named and "\n" + MARK not in str(exc), str(exc)
                 refused += 1
                 continue
             # Only names that never reach a CLI may be odd but valid (e.g. an id "id-PWNED").

@@ -15,13 +15,13 @@ import os
 import time
 from pathlib import Path
 
+from linemon_agent.platforms import get_platform
 from tests.beds.emulator.client import Emulator
 from tests.beds.emulator.render import PLATFORMS
 from tests.functional.broker_proc import BrokerProcess
 
 TARGET = "198.51.100.77"
 COUNT = 32
-NO_TIMEOUT = ("mikrotik_routeros",)  # RouterOS /ping has no per-probe timeout (1 s)
 
 
 def _fleet() -> dict:
@@ -54,7 +54,7 @@ def test_long_pings_return_their_loss_on_every_platform(tmp_path: Path) -> None:
             host, port = emulator.address(name)
             routers.append({"name": name, "host": host, "port": port, "platform": platform})
             line = {"id": name, "router": name, "target": TARGET, "count": COUNT}
-            if platform not in NO_TIMEOUT:
+            if "timeout" in get_platform(platform).supports:  # not RouterOS, SR Linux, VyOS
                 line["timeout"] = 2
             lines.append({**line, "interval": 86400})  # run on demand only (below)
         doc = {

@@ -119,7 +119,8 @@ def _user_parameters(conf: Path) -> dict[str, str]:
 def test_the_agents_user_parameters(bed: Bed, conf: str) -> None:
     """Each UserParameter command line as the agent runs it (sh -c, $1 filled in)."""
     params = _user_parameters(AGENT_CONFS / conf)
-    assert set(params) == {"linemon.discovery[*]", "linemon.ping[*]", "linemon.status"}
+    assert set(params) == {"linemon.discovery[*]", "linemon.ping[*]", "linemon.status",
+                           "linemon.routers.json"}
 
     def agent(key: str, *values: str) -> str:
         command = params[key]
@@ -135,6 +136,8 @@ def test_the_agents_user_parameters(bed: Bed, conf: str) -> None:
     assert only[0]["{#LINE.KEY}"] == "linemon.result[cust-2]"
     assert agent("linemon.ping[*]", "cust-1").strip() == "1"
     assert json.loads(agent("linemon.status"))["routers"] == 2
+    routers = json.loads(agent("linemon.routers.json"))
+    assert sorted(r["name"] for r in routers) == ["pe1", "pe2"] and "load" in routers[0]
 
 
 def _sh(bed: Bed, command: str) -> str:
