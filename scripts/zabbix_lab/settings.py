@@ -100,6 +100,11 @@ class Lab:
         return self.agent_dir / "zabbix_agentd.conf"
 
     @property
+    def tls_dir(self) -> Path:
+        """CA, certificates and a PSK for hosts that accept only encrypted values (tls.py)."""
+        return self.root / "tls"
+
+    @property
     def web_dir(self) -> Path:
         return self.root / "web"
 
