@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linemon_agent import options, validate
+from linemon_agent import options, validate, zbxtls
 from linemon_agent.errors import ConfigError, LinemonError, ValidationError, quote_value
 from linemon_agent.models import DEFAULT_ITEM_KEY, Line, PingRequest, Router
 from linemon_agent.secrets import (
@@ -63,6 +63,16 @@ class ZabbixSettings:
     reject_after: float = 600.0
     # one-value probes of new (unverified) items in flight at once; each is its own connection
     probe_concurrency: int = 8
+    # encryption to the server or proxy, with Zabbix's names and meaning (zbxtls.py; README)
+    tls_connect: str = "unencrypted"
+    tls_ca_file: Path | None = None
+    tls_crl_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_server_cert_issuer: str = ""
+    tls_server_cert_subject: str = ""
+    tls_psk_identity: str = ""
+    tls_psk_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +197,15 @@ def _check_settings(broker: BrokerSettings, zabbix: ZabbixSettings, errors: _Err
         errors.add("zabbix.probe_concurrency", "must be 1-64")
     if not 0 < zabbix.port < 65536:
         errors.add("zabbix.port", "must be 1-65535")
+    if zabbix.use_agent_config:
+        if zabbix.tls_connect != "unencrypted":
+            errors.add("zabbix.tls_connect", "use_agent_config takes TLS from the agent's file")
+        return
+    try:  # reads the files (PSK, certificates) without connecting anywhere
+        zbxtls.load(zbxtls.from_zabbix(zabbix), errors.source)
+    except zbxtls.TlsConfigError as exc:
+        for key, message in exc.problems:
+            errors.add(key, message)
 
 
 def _credentials(table: Any, errors: _Errors, env: dict[str, str]) -> dict[str, Credentials]:

@@ -17,8 +17,10 @@ from typing import Any
 import zabbix_utils.common
 from zabbix_utils import AsyncSender, ItemValue
 
+from linemon_agent import zbxtls
 from linemon_agent.config import ZabbixSettings
-from linemon_agent.errors import ConfigError, excerpt
+from linemon_agent.errors import ConfigError, LinemonError, excerpt
+from linemon_agent.log import REDACTOR
 from linemon_agent.models import TrapperValue
 
 from .spool import Spool, Spooled, SpoolError
@@ -442,7 +444,9 @@ class Reporter:
     def _note_error(self, counter: str, exc: Exception) -> None:
         self.counts[counter] += 1
         kind = "spool" if isinstance(exc, SpoolError) else "send"
-        self.last_error = f"{kind}: {type(exc).__name__}: {excerpt(str(exc)) or 'no detail'}"
+        # our own errors are written to be read whole (a TLS one names the setting to fix)
+        limit = 480 if isinstance(exc, LinemonError) else 160
+        self.last_error = f"{kind}: {type(exc).__name__}: {excerpt(str(exc), limit) or 'no detail'}"
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -480,7 +484,11 @@ def _counts(response: Any, sent: int) -> tuple[int, int, int]:
 
 def zabbix_sender(settings: ZabbixSettings) -> Send:
     """The real ``send``: zabbix_utils AsyncSender to ``server:port``, or to the agent's own
-    ``ServerActive`` when ``use_agent_config`` is set. One batch is always one request."""
+    ``ServerActive`` when ``use_agent_config`` is set, encrypted as ``tls_connect`` (or the
+    agent's ``TLSConnect``) says. One batch is always one request.
+
+    Raises ConfigError when the TLS settings or their files cannot work (checked here, before
+    any value is sent); the PSK is registered with the log redactor."""
     if settings.use_agent_config:
         try:
             sender = AsyncSender(
@@ -493,28 +501,35 @@ def zabbix_sender(settings: ZabbixSettings) -> Send:
             raise ConfigError(
                 str(settings.agent_config), "ServerActive", f"cannot use it to send: {exc}"
             ) from exc
-        tls = sender.tls.get("tlsconnect", "unencrypted")
-        if tls != "unencrypted":
-            raise ConfigError(
-                str(settings.agent_config),
-                "TLSConnect",
-                f"is {tls!r}, but linemon's sender has no TLS: set use_agent_config = false"
-                " and zabbix.server/port, with unencrypted connections allowed for line hosts",
-            )
+        tls = zbxtls.load(
+            zbxtls.from_agent(sender.tls, str(settings.agent_config)), str(settings.agent_config)
+        )
+        where = ", ".join(str(node) for cluster in sender.clusters for node in cluster.nodes)
     else:
+        tls = zbxtls.load(zbxtls.from_zabbix(settings), "[zabbix]")
         sender = AsyncSender(
             server=settings.server,
             port=settings.port,
             timeout=settings.send_timeout,
             chunk_size=UNCHUNKED,
         )
+        where = f"{settings.server}:{settings.port}"
+    if tls.context is not None:
+        sender.ssl_context = tls.ssl_context
+    REDACTOR.register(tls.secret_values())
 
     async def send(values: list[dict[str, str | int]]) -> tuple[int, int, int]:
         items = [
             ItemValue(v["host"], v["key"], v["value"], v["clock"], v["ns"]) for v in values
         ]
-        # AsyncSender bounds connect and write, not the wait for the reply: bound it here.
-        response = await asyncio.wait_for(sender.send(items), settings.send_timeout)
+        try:
+            # AsyncSender bounds connect and write, not the wait for the reply: bound it here.
+            response = await asyncio.wait_for(sender.send(items), settings.send_timeout)
+        except Exception as exc:
+            words = zbxtls.failure(exc, tls.settings, where)
+            if words is None:
+                raise
+            raise words from None
         return _counts(response, len(values))
 
     return send

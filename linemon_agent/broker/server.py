@@ -173,11 +173,13 @@ async def _serve_locked(config_path: Path, config: Config) -> int:
     async def reload() -> dict[str, Any]:
         try:
             new = load_config(config_path)
+            send = zabbix_sender(new.zabbix)  # a changed server or TLS setting applies now
         except LinemonError as exc:
             log.error(
                 "reload refused; keeping the running configuration", extra={"error": str(exc)}
             )
             raise
+        reporter.send = send
         logsetup.REDACTOR.register(secret_values(new))
         state.file_config = new
         return await broker.apply(state.compose(broker))
