@@ -162,24 +162,30 @@ def load(tls: TlsSettings, source: str) -> Tls:
     """Check the settings and read their files (no connection); TlsConfigError lists the
     problems."""
     found = problems(tls)
-    if found or tls.connect == "unencrypted":
+    if tls.connect == "psk" and tls.psk_file:
+        secret, key = _read_psk(tls, source, found)
         _raise(source, found)
-        return Tls(tls)
-    if tls.connect == "psk":
-        try:
-            secret = read_secret_file(Path(tls.psk_file), source, tls.key("psk_file"))
-            key = parse_psk(secret.value)
-        except ConfigError as exc:
-            _raise(source, [(tls.key("psk_file"), str(exc).split(": ", 2)[-1])])
-        except ValueError as exc:
-            _raise(source, [(tls.key("psk_file"), f"{tls.psk_file}: {exc}")])
         return Tls(tls, _psk_context(tls.psk_identity, key), secret)
-    for field in ("ca_file", "crl_file", "cert_file", "key_file"):
-        path = getattr(tls, field)
-        if path and not _readable(Path(path)):
-            found.append((tls.key(field), f"cannot read {path!r}"))
+    if tls.connect == "cert":
+        for field in ("ca_file", "crl_file", "cert_file", "key_file"):
+            path = getattr(tls, field)
+            if path and not _readable(Path(path)):
+                found.append((tls.key(field), f"cannot read {path!r}"))
+        _raise(source, found)
+        return Tls(tls, _cert_context(tls, source))
     _raise(source, found)
-    return Tls(tls, _cert_context(tls, source))
+    return Tls(tls)
+
+
+def _read_psk(tls: TlsSettings, source: str, found: list[tuple[str, str]]) -> tuple[Secret, bytes]:
+    try:
+        secret = read_secret_file(Path(tls.psk_file), source, tls.key("psk_file"))
+        return secret, parse_psk(secret.value)
+    except ConfigError as exc:
+        found.append((tls.key("psk_file"), str(exc).split(": ", 2)[-1]))
+    except ValueError as exc:
+        found.append((tls.key("psk_file"), f"{tls.psk_file}: {exc}"))
+    return Secret(), b""
 
 
 def _readable(path: Path) -> bool:
