@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +90,10 @@ class ZabbixApiSettings:
     interval: float = 300.0
     default_platform: str = "cisco_iosxe"
     timeout: float = 30.0
+    # HTTPS: the server's certificate is checked (and its host name) against the system's CAs,
+    # or against ca_file when given; validate_certs = false turns every check off
     validate_certs: bool = True
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -364,6 +368,11 @@ def parse_config(data: dict[str, Any], source: str, env: dict[str, str] | None =
     zabbix = _settings(ZabbixSettings, data.get("zabbix"), "zabbix", errors, env)
     zabbix_api = _settings(ZabbixApiSettings, data.get("zabbix_api"), "zabbix_api", errors, env)
     _check_settings(broker, zabbix, errors)
+    if zabbix_api.ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=str(zabbix_api.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            errors.add("zabbix_api.ca_file", f"cannot load {str(zabbix_api.ca_file)!r}: {exc}")
     credentials = _credentials(data.get("credentials"), errors, env)
     routers: dict[str, Router] = {}
     for index, spec in enumerate(_array(data, "routers", errors)):

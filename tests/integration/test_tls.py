@@ -11,10 +11,15 @@ measured meanwhile arrives.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import http.server
 import json
 import os
 import secrets
+import ssl
+import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +29,10 @@ import pytest
 from zabbix_utils import ZabbixAPI
 
 from linemon_agent.broker.reporter import zabbix_sender
-from linemon_agent.config import ZabbixSettings
+from linemon_agent.broker.syncer import SyncError, fetch_raw
+from linemon_agent.config import ZabbixApiSettings, ZabbixSettings
 from linemon_agent.errors import ConfigError
+from linemon_agent.secrets import Secret
 from linemon_agent.zbxtls import TlsError
 from tests.beds.emulator.client import Emulator
 from tests.functional.broker_proc import BrokerProcess
@@ -33,6 +40,7 @@ from tests.integration.conftest import ZabbixLab
 from tests.integration.loop import until
 
 pytestmark = pytest.mark.zabbix
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "tls"
 ROUTER_IP = "127.36.0.1"
 TARGETS = ("198.51.100.41", "198.51.100.42", "198.51.100.43")
 KEY = "linemon.result"
@@ -257,3 +265,56 @@ def test_wrong_psk_is_one_clear_error(zabbix_lab: ZabbixLab, zabbix_api: ZabbixA
     text = str(caught.value)
     assert "zabbix.tls_psk_identity" in text and "zabbix.tls_psk_file" in text
     assert wrong.read_text().strip() not in text
+
+
+class _Forward(http.server.BaseHTTPRequestHandler):
+    """HTTPS in front of the lab's HTTP API: what a production frontend looks like."""
+
+    target = ""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = urllib.request.Request(self.target, data=body, headers={
+            "Content-Type": self.headers["Content-Type"],
+            **({"Authorization": self.headers["Authorization"]}
+               if "Authorization" in self.headers else {})})
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request) as reply:
+            data = reply.read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def https_api(zabbix_lab: ZabbixLab) -> Iterator[str]:
+    handler = type("Forward", (_Forward,), {"target": zabbix_lab.url})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(FIXTURES / "server.crt", FIXTURES / "server.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://localhost:{server.server_address[1]}/api_jsonrpc.php"
+    server.shutdown()
+    server.server_close()
+
+
+def test_api_over_https(zabbix_lab: ZabbixLab, https_api: str) -> None:
+    """validate_certs is on by default: the system's CAs do not know the lab's, ca_file does."""
+    password = Secret(zabbix_lab.password)
+    settings = ZabbixApiSettings(url=https_api, user=zabbix_lab.user)
+    assert settings.validate_certs
+    with pytest.raises(SyncError, match="CERTIFICATE_VERIFY_FAILED"):
+        fetch_raw(settings, Secret(), password)
+    trusted = dataclasses.replace(settings, ca_file=FIXTURES / "ca.crt")
+    assert isinstance(fetch_raw(trusted, Secret(), password)["hosts"], list)
+    other_ca = dataclasses.replace(settings, ca_file=Path(zabbix_lab.lab_dir / "tls" / "ca.crt"))
+    with pytest.raises(SyncError, match="CERTIFICATE_VERIFY_FAILED"):
+        fetch_raw(other_ca, Secret(), password)
+    unchecked = dataclasses.replace(settings, validate_certs=False)
+    assert isinstance(fetch_raw(unchecked, Secret(), password)["hosts"], list)

@@ -185,3 +185,11 @@ def test_config_lists_tls_problems_with_the_rest(tmp_path: Path) -> None:
     doc = {"zabbix": {"use_agent_config": True, "tls_connect": "cert"}}
     with pytest.raises(ConfigError, match="use_agent_config takes TLS from the agent's file"):
         parse_config(doc, "t.toml", env={})
+
+
+def test_api_ca_file_is_checked_at_load(tmp_path: Path) -> None:
+    doc = {"zabbix_api": {"url": "https://zbx/api_jsonrpc.php", "ca_file": str(tmp_path / "no")}}
+    with pytest.raises(ConfigError, match=r"zabbix_api.ca_file: cannot load .*/no'"):
+        parse_config(doc, "t.toml", env={})
+    doc["zabbix_api"]["ca_file"] = str(FIXTURES / "ca.crt")
+    assert parse_config(doc, "t.toml", env={}).zabbix_api.ca_file == FIXTURES / "ca.crt"
