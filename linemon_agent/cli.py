@@ -140,17 +140,24 @@ def config_group() -> None:
 )
 def config_check_cmd(config_file: str | None) -> None:
     """Validate the configuration file and print a summary; exit 78 when it is wrong."""
+    from linemon_agent import zbxtls
     from linemon_agent.config import config_path, load_config
 
     path = config_path(config_file)
     try:
         config = load_config(path)
+        # the TLS files are read and checked (PSK, certificate against key); Zabbix is not
+        # contacted. With use_agent_config they are the agent's (load_config does [zabbix]'s).
+        tls = zbxtls.from_zabbix(config.zabbix)
+        if config.zabbix.use_agent_config:
+            tls = zbxtls.read_agent(config.zabbix.agent_config)
+            zbxtls.load(tls, str(config.zabbix.agent_config))
     except LinemonError as exc:
         _fail(str(exc), 78)
         return
     click.echo(
         f"{path}: OK: {len(config.routers)} routers, {len(config.lines)} lines, "
-        f"{len(config.credentials)} credentials profiles"
+        f"{len(config.credentials)} credentials profiles; to Zabbix: {zbxtls.describe(tls)}"
     )
 
 

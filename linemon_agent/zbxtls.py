@@ -16,6 +16,7 @@ most specific part first: ``CN=Zabbix server,O=Example``).
 from __future__ import annotations
 
 import asyncio
+import configparser
 import dataclasses
 import ssl
 from collections.abc import Mapping
@@ -100,6 +101,25 @@ def from_agent(tls: Mapping[str, str], path: str) -> TlsSettings:
     values = {f: (tls.get(AGENT_NAMES[f].lower()) or "").strip() for f in FIELDS}
     values["connect"] = values["connect"] or "unencrypted"
     return TlsSettings(**values, agent_config=path)
+
+
+def read_agent(path: Path) -> TlsSettings:
+    """The TLS* lines of the agent's file, read as zabbix_utils reads it (no Include=)."""
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read_string("[root]\n" + path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise ConfigError(str(path), "", f"cannot read the agent's file: {exc}") from None
+    return from_agent(dict(parser["root"]), str(path))
+
+
+def describe(tls: TlsSettings) -> str:
+    """One line for `config check`: the mode and what identifies it (never the PSK)."""
+    if tls.connect == "psk":
+        return f"psk (identity {tls.psk_identity!r})"
+    if tls.connect == "cert":
+        return f"cert ({tls.cert_file}, CA {tls.ca_file})"
+    return tls.connect
 
 
 def problems(tls: TlsSettings) -> list[tuple[str, str]]:

@@ -193,3 +193,28 @@ def test_api_ca_file_is_checked_at_load(tmp_path: Path) -> None:
         parse_config(doc, "t.toml", env={})
     doc["zabbix_api"]["ca_file"] = str(FIXTURES / "ca.crt")
     assert parse_config(doc, "t.toml", env={}).zabbix_api.ca_file == FIXTURES / "ca.crt"
+
+
+def test_config_check_reads_the_tls_files_without_contacting_zabbix(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from linemon_agent.cli import cli
+
+    psk = _private(tmp_path, "zbx.psk", PSK + "\n")
+    config = tmp_path / "linemon.toml"
+    config.write_text('[zabbix]\nserver = "192.0.2.1"\ntls_connect = "psk"\n'
+                      f'tls_psk_identity = "lab"\ntls_psk_file = "{psk}"\n')
+    done = CliRunner().invoke(cli, ["config", "check", "--config", str(config)])
+    assert done.exit_code == 0 and "to Zabbix: psk (identity 'lab')" in done.output
+    assert PSK not in done.output
+    os.chmod(psk, 0o644)
+    done = CliRunner().invoke(cli, ["config", "check", "--config", str(config)])
+    assert done.exit_code == 78 and "zabbix.tls_psk_file" in done.output
+    agent = tmp_path / "agentd.conf"
+    agent.write_text(f"ServerActive=192.0.2.1\nTLSConnect=cert\nTLSCAFile={FIXTURES / 'ca.crt'}\n"
+                     f"TLSCertFile={FIXTURES / 'client.crt'}\n"
+                     f"TLSKeyFile={FIXTURES / 'other.key'}\n")
+    config.write_text(f'[zabbix]\nuse_agent_config = true\nagent_config = "{agent}"\n')
+    done = CliRunner().invoke(cli, ["config", "check", "--config", str(config)])
+    assert done.exit_code == 78
+    assert f"TLSCertFile in {agent}" in done.output and "does not match the key" in done.output
