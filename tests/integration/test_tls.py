@@ -35,6 +35,7 @@ from linemon_agent.errors import ConfigError
 from linemon_agent.secrets import Secret
 from linemon_agent.zbxtls import TlsError
 from tests.beds.emulator.client import Emulator
+from tests.beds.zabbix_proxy import ZabbixProxy, installed
 from tests.functional.broker_proc import BrokerProcess
 from tests.integration.conftest import ZabbixLab
 from tests.integration.loop import until
@@ -318,3 +319,33 @@ def test_api_over_https(zabbix_lab: ZabbixLab, https_api: str) -> None:
         fetch_raw(other_ca, Secret(), password)
     unchecked = dataclasses.replace(settings, validate_certs=False)
     assert isinstance(fetch_raw(unchecked, Secret(), password)["hosts"], list)
+
+
+@pytest.mark.skipif(installed() is None, reason="no zabbix_proxy: run scripts/zabbix-lab up")
+def test_psk_through_a_real_proxy(zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI, group: str,
+                                  tls_dir: Path, tmp_path: Path) -> None:
+    """A proxy checks the host's PSK itself (it has it from its configuration): encrypted values
+    pass through it into the server's history, unencrypted and wrongly keyed ones do not."""
+    name = f"linemon-tls-proxy-{os.getpid()}"
+    proxyid = zabbix_api.proxy.create(host=name, status=5)["proxyids"][0]
+    host = _psk_hosts(zabbix_api, zabbix_lab, group, tls_dir)[0]
+    hostid = zabbix_api.host.get(filter={"host": host})[0]["hostid"]
+    try:
+        with ZabbixProxy(name, f"{zabbix_lab.server}:{zabbix_lab.trapper_port}", "127.36.1.1",
+                         21071, tmp_path / "proxy") as proxy:
+            zabbix_api.host.update(hostid=hostid, proxy_hostid=proxyid)
+            proxy.wait_for_host(host, timeout=30)
+            via = {"server": "127.36.1.1", "port": 21071, "send_timeout": 5}
+            assert _send_once(ZabbixSettings(**via), host) == (0, 1, 1)
+            wrong = tmp_path / "wrong.psk"
+            wrong.write_text(secrets.token_hex(32) + "\n")
+            os.chmod(wrong, 0o600)
+            psk = {"tls_connect": "psk", "tls_psk_identity": "linemon-lab-psk"}
+            with pytest.raises(TlsError, match=r"127\.36\.1\.1:21071.*zabbix\.tls_psk_file"):
+                _send_once(ZabbixSettings(**via, **psk, tls_psk_file=wrong), host)
+            settings = ZabbixSettings(**via, **psk, tls_psk_file=tls_dir / "psk.key")
+            until(lambda: _send_once(settings, host)[0] == 1, 30, "the proxy taking the value")
+            until(lambda: _clocks(zabbix_api, [host])[host], 30, "the value in history")
+    finally:
+        zabbix_api.host.update(hostid=hostid, proxy_hostid="0")
+        zabbix_api.proxy.delete(proxyid)
