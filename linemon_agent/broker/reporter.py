@@ -423,7 +423,8 @@ class Reporter:
         self.last_rejected = (
             f"host {host!r} key {key!r}: Zabbix did not accept its values in {state.failures}"
             f" attempts over {elapsed:.0f} s (no such item or host, item disabled or of another"
-            f" type, or this address not in its allowed hosts); dropped {dropped} values"
+            f" type, this address not in its allowed hosts, or the host does not accept this"
+            f" connection type: zabbix.tls_connect); dropped {dropped} values"
         )
         log.warning("values rejected", extra={"reason": self.last_rejected})
 
