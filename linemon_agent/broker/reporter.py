@@ -46,6 +46,11 @@ Send = Callable[[list[dict[str, str | int]]], Awaitable[tuple[int, int, int]]]
 ACCEPTED = "accepted"  # every value processed
 REFUSED = "refused"  # nothing processed: nothing stored, safe to send again
 AMBIGUOUS = "ambiguous"  # some processed, some not, and Zabbix does not say which
+REFUSAL_CAUSES = (
+    "no such item or host, item disabled or of another type, this address not in its allowed"
+    " hosts, or the host does not accept this connection type: zabbix.tls_connect"
+)
+REFUSALS_TO_WARN = 3  # a new item's first refusals are Zabbix's config cache catching up
 UNCHUNKED = 1 << 30  # never let AsyncSender split a batch: one batch, one answer
 COUNTERS = (
     "submitted",  # values handed to submit()
@@ -203,6 +208,8 @@ class Reporter:
         self.recovered = len(spool)
         self.last_error = ""
         self.last_rejected = ""
+        self.last_refused = ""  # the latest refusal of an item not (yet) rejected
+        self._refusal_logged = -60.0
 
     # -- intake ------------------------------------------------------------------------------
 
@@ -416,15 +423,27 @@ class Reporter:
         over = self.max_attempts is not None and state.failures >= self.max_attempts
         if not over and elapsed < self.reject_after:
             state.next_try = now + backoff(state.failures, self.probe_base, self.retry_cap)
+            self.last_refused = (
+                f"host {host!r} key {key!r}: refused {state.failures} times over"
+                f" {elapsed:.0f} s ({REFUSAL_CAUSES}); its values are dropped"
+                f" {self.reject_after:.0f} s after the first refusal unless Zabbix takes one"
+            )
+            # a new item is refused until Zabbix's config cache has it: say so only when it
+            # lasts, and once a minute for all items together
+            if state.failures >= REFUSALS_TO_WARN and now - self._refusal_logged >= 60:
+                self._refusal_logged = now
+                log.warning(
+                    "Zabbix refuses values; they stay in the spool for now",
+                    extra={"items_failing": sum(1 for s in self.items.values() if s.failures),
+                           "example": self.last_refused},
+                )
             return
         dropped = self.spool.remove_item(host, key)
         del self.items[item]
         self.counts["rejected"] += dropped
         self.last_rejected = (
             f"host {host!r} key {key!r}: Zabbix did not accept its values in {state.failures}"
-            f" attempts over {elapsed:.0f} s (no such item or host, item disabled or of another"
-            f" type, this address not in its allowed hosts, or the host does not accept this"
-            f" connection type: zabbix.tls_connect); dropped {dropped} values"
+            f" attempts over {elapsed:.0f} s ({REFUSAL_CAUSES}); dropped {dropped} values"
         )
         log.warning("values rejected", extra={"reason": self.last_rejected})
 
@@ -469,6 +488,8 @@ class Reporter:
             "retry_in_s": round(max(0.0, self._retry_at - time.monotonic()), 3),
             "last_error": self.last_error,
             "last_rejected": self.last_rejected,
+            "last_refused": self.last_refused if self.last_refused and any(
+                s.failures for s in self.items.values()) else "",
         }
 
 

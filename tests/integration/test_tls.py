@@ -175,7 +175,9 @@ def test_psk_only_hosts(zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI, group: str
     with broker:
         # unencrypted: Zabbix refuses the values (processed 0): they wait in the spool
         until(lambda: _delivery(broker)["items_failing"] == len(hosts), 30, "refused probes")
-        assert _delivery(broker)["sent"] == 0 and not any(_clocks(zabbix_api, hosts).values())
+        delivery = _delivery(broker)
+        assert delivery["sent"] == 0 and not any(_clocks(zabbix_api, hosts).values())
+        assert "zabbix.tls_connect" in delivery["last_refused"]
         # a wrong key: the handshake fails; the error names the PSK settings
         _reconfigure(broker, tls_connect="psk", tls_psk_identity=identity,
                      tls_psk_file=str(wrong))
