@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import ssl
+import subprocess
 import threading
 import time
 import urllib.request
@@ -351,3 +352,36 @@ def test_psk_through_a_real_proxy(zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI, 
     finally:
         zabbix_api.host.update(hostid=hostid, proxy_hostid="0")
         zabbix_api.proxy.delete(proxyid)
+
+
+def _crl(tls_dir: Path, workdir: Path, revoke: Path | None) -> Path:
+    """A CRL from the lab's CA, revoking ``revoke`` (or nothing)."""
+    workdir.mkdir()
+    (workdir / "index.txt").write_text("")
+    (workdir / "crlnumber").write_text("01\n")
+    conf = workdir / "ca.cnf"
+    conf.write_text(f"[ca]\ndefault_ca = d\n[d]\ndatabase = {workdir / 'index.txt'}\n"
+                    f"crlnumber = {workdir / 'crlnumber'}\ndefault_md = sha256\n"
+                    "default_crl_days = 30\n")
+    signer = ["-config", str(conf), "-keyfile", str(tls_dir / "ca.key"),
+              "-cert", str(tls_dir / "ca.crt")]
+    if revoke is not None:
+        subprocess.run(["openssl", "ca", *signer, "-revoke", str(revoke)], check=True,
+                       capture_output=True)
+    subprocess.run(["openssl", "ca", *signer, "-gencrl", "-out", str(workdir / "ca.crl")],
+                   check=True, capture_output=True)
+    return workdir / "ca.crl"
+
+
+def test_a_revoked_server_certificate_is_refused(zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI,
+                                                 group: str, tls_dir: Path,
+                                                 tmp_path: Path) -> None:
+    host = _cert_hosts(zabbix_api, zabbix_lab, group)[0]
+    cert = {"server": zabbix_lab.server, "port": zabbix_lab.trapper_port, "send_timeout": 5,
+            "tls_connect": "cert", "tls_ca_file": tls_dir / "ca.crt",
+            "tls_cert_file": tls_dir / "sender.crt", "tls_key_file": tls_dir / "sender.key"}
+    revoked = _crl(tls_dir, tmp_path / "revoked", tls_dir / "server.crt")
+    with pytest.raises(TlsError, match=r"certificate revoked.*zabbix\.tls_crl_file"):
+        _send_once(ZabbixSettings(**cert, tls_crl_file=revoked), host)
+    clean = ZabbixSettings(**cert, tls_crl_file=_crl(tls_dir, tmp_path / "clean", None))
+    until(lambda: _send_once(clean, host)[0] == 1, 15, "a value through a clean CRL")
