@@ -130,7 +130,7 @@ def _check_ports(lab: Lab) -> None:
 
 def _ensure_tls(lab: Lab) -> bool:
     """The lab's CA, certificates and PSK; a running server is stopped to load new ones."""
-    if not tls.available() or not tls.ensure(lab):
+    if not settings.WITH_TLS or not tls.available() or not tls.ensure(lab):
         return False
     daemons.stop_server(lab)
     return True
