@@ -317,7 +317,9 @@ def rfc4514(name: Any) -> str:
 
 
 def _escape(value: str) -> str:
-    out = "".join(f"\\{c}" if c in ',+"\\<>;=' else c for c in value)
+    """RFC 4514 section 2.4: these characters anywhere, a space or # at the start, a space at
+    the end."""
+    out = "".join(f"\\{c}" if c in ',+"\\<>;' else c for c in value)
     if out.startswith(("#", " ")):
         out = "\\" + out
     if out.endswith(" ") and not out.endswith("\\ "):
