@@ -151,8 +151,10 @@ def config_check_cmd(config_file: str | None) -> None:
     """Validate the configuration file and print a summary; exit 78 when it is wrong.
 
     Beyond parsing: under host_key_policy = "strict", the known_hosts file must exist and
-    hold every router's key.
+    hold every router's key; the TLS files to Zabbix are read and checked (PSK, certificate
+    against key) without contacting Zabbix.
     """
+    from linemon_agent import zbxtls
     from linemon_agent.config import config_path, load_config
     from linemon_agent.configcheck import host_key_problems
     from linemon_agent.configerrors import Errors
@@ -163,12 +165,17 @@ def config_check_cmd(config_file: str | None) -> None:
         errors = Errors(str(path))
         host_key_problems(config, errors)
         errors.raise_if_any()
+        # With use_agent_config the TLS files are the agent's (load_config checks [zabbix]'s).
+        tls = zbxtls.from_zabbix(config.zabbix)
+        if config.zabbix.use_agent_config:
+            tls = zbxtls.read_agent(config.zabbix.agent_config)
+            zbxtls.load(tls, str(config.zabbix.agent_config))
     except LinemonError as exc:
         _fail(str(exc), 78)
         return
     click.echo(
         f"{path}: OK: {len(config.routers)} routers, {len(config.lines)} lines, "
-        f"{len(config.credentials)} credentials profiles"
+        f"{len(config.credentials)} credentials profiles; to Zabbix: {zbxtls.describe(tls)}"
     )
 
 

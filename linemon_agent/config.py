@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linemon_agent import options, validate
+from linemon_agent import options, validate, zbxtls
 from linemon_agent.configerrors import Errors as _Errors
 from linemon_agent.configerrors import suggest, unknown
 from linemon_agent.errors import ConfigError, LinemonError, ValidationError, quote_value
@@ -74,6 +75,16 @@ class ZabbixSettings:
     reject_after: float = 600.0
     # one-value probes of new (unverified) items in flight at once; each is its own connection
     probe_concurrency: int = 8
+    # encryption to the server or proxy, with Zabbix's names and meaning (zbxtls.py; README)
+    tls_connect: str = "unencrypted"
+    tls_ca_file: Path | None = None
+    tls_crl_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_server_cert_issuer: str = ""
+    tls_server_cert_subject: str = ""
+    tls_psk_identity: str = ""
+    tls_psk_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,10 @@ class ZabbixApiSettings:
     interval: float = 300.0
     default_platform: str = "cisco_iosxe"
     timeout: float = 30.0
+    # HTTPS: the server's certificate is checked (and its host name) against the system's CAs,
+    # or against ca_file when given; validate_certs = false turns every check off
     validate_certs: bool = True
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +205,15 @@ def _check_settings(broker: BrokerSettings, zabbix: ZabbixSettings, errors: _Err
         errors.add("broker.down_probe_count", f"must be 0-{validate.MAX_COUNT}")
     if not 0 < zabbix.port < 65536:
         errors.add("zabbix.port", "must be 1-65535")
+    if zabbix.use_agent_config:
+        if zabbix.tls_connect != "unencrypted":
+            errors.add("zabbix.tls_connect", "use_agent_config takes TLS from the agent's file")
+        return
+    try:  # reads the files (PSK, certificates) without connecting anywhere
+        zbxtls.load(zbxtls.from_zabbix(zabbix), errors.source)
+    except zbxtls.TlsConfigError as exc:
+        for key, message in exc.problems:
+            errors.add(key, message)
 
 
 _SECRET_SOURCES = ("file", "env", "credential")
@@ -432,6 +455,11 @@ def parse_config(data: dict[str, Any], source: str, env: dict[str, str] | None =
     zabbix = _settings(ZabbixSettings, data.get("zabbix"), "zabbix", errors, env)
     zabbix_api = _settings(ZabbixApiSettings, data.get("zabbix_api"), "zabbix_api", errors, env)
     _check_settings(broker, zabbix, errors)
+    if zabbix_api.ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=str(zabbix_api.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            errors.add("zabbix_api.ca_file", f"cannot load {str(zabbix_api.ca_file)!r}: {exc}")
     credentials = _credentials(data.get("credentials"), errors, env)
     routers, failed = _routers(data, credentials, errors)
     lines = _lines(data, routers, failed, errors)

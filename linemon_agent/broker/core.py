@@ -13,7 +13,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from . import budget
 from .journal import Journal
 from .metrics import Histogram
 from .pools import Pools, SessionFactory
-from .reporter import Reporter
+from .reporter import Reporter, zabbix_sender
 from .scheduler import Scheduler
 from .sessions import FollowUp, Opener, Outcome, RateLimiter
 
@@ -109,6 +109,16 @@ class Broker:
         level = logging.INFO if any(summary.values()) else logging.DEBUG
         log.log(level, "configuration applied", extra=summary)
         return summary
+
+    def prepare_sender(self, config: Config) -> Callable[[], None]:
+        """The Zabbix sender for ``config`` (raises on bad TLS files), to install on reload:
+        a changed server or TLS setting applies at once, to values already spooled too."""
+        send = zabbix_sender(config.zabbix)
+
+        def install() -> None:
+            self.reporter.send = send
+
+        return install
 
     # -- running ----------------------------------------------------------------------------
 

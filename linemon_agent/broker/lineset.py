@@ -24,6 +24,7 @@ from .syncer import Syncer, interpret
 log = logging.getLogger("linemon.lineset")
 
 Apply = Callable[[Config], Awaitable[dict[str, int]]]
+Prepare = Callable[[Config], Callable[[], None]]
 
 
 def secret_values(config: Config) -> list[str]:
@@ -86,10 +87,15 @@ class LineSource:
         logsetup.REDACTOR.register(secret_values(merged))
         return merged
 
-    async def reload(self, apply: Apply) -> dict[str, Any]:
-        """Read the config file again and apply it; a bad file keeps the running one."""
+    async def reload(self, apply: Apply, prepare: Prepare) -> dict[str, Any]:
+        """Read the config file again and apply it; a bad file keeps the running one.
+
+        ``prepare`` checks what the new file needs beyond parsing (the Zabbix sender with
+        its TLS files) and returns how to put it in place once the file is taken.
+        """
         try:
             new = load_config(self.config_path)
+            install = prepare(new)
         except LinemonError as exc:
             log.error(
                 "reload refused; keeping the running configuration", extra={"error": str(exc)}
@@ -100,6 +106,7 @@ class LineSource:
             logsetup.set_level(new.broker.log_level)
             log.warning("log level changed", extra={"log_level": new.broker.log_level})
         self.file_config = new
+        install()
         return await apply(self.compose())
 
     async def sync(self, apply: Apply) -> dict[str, Any]:

@@ -17,8 +17,10 @@ from typing import Any
 import zabbix_utils.common
 from zabbix_utils import AsyncSender, ItemValue
 
+from linemon_agent import zbxtls
 from linemon_agent.config import ZabbixSettings
-from linemon_agent.errors import ConfigError, excerpt
+from linemon_agent.errors import ConfigError, LinemonError, excerpt
+from linemon_agent.log import REDACTOR
 from linemon_agent.models import TrapperValue
 
 from .spool import Spool, Spooled, SpoolError
@@ -44,6 +46,11 @@ Send = Callable[[list[dict[str, str | int]]], Awaitable[tuple[int, int, int]]]
 ACCEPTED = "accepted"  # every value processed
 REFUSED = "refused"  # nothing processed: nothing stored, safe to send again
 AMBIGUOUS = "ambiguous"  # some processed, some not, and Zabbix does not say which
+REFUSAL_CAUSES = (
+    "no such item or host, item disabled or of another type, this address not in its allowed"
+    " hosts, or the host does not accept this connection type: zabbix.tls_connect"
+)
+REFUSALS_TO_WARN = 3  # a new item's first refusals are Zabbix's config cache catching up
 UNCHUNKED = 1 << 30  # never let AsyncSender split a batch: one batch, one answer
 COUNTERS = (
     "submitted",  # values handed to submit()
@@ -203,6 +210,8 @@ class Reporter:
         self.recovered = len(spool)
         self.last_error = ""
         self.last_rejected = ""
+        self.last_refused = ""  # the latest refusal of an item not (yet) rejected
+        self._refusal_logged = -60.0
 
     # -- intake ------------------------------------------------------------------------------
 
@@ -416,14 +425,27 @@ class Reporter:
         over = self.max_attempts is not None and state.failures >= self.max_attempts
         if not over and elapsed < self.reject_after:
             state.next_try = now + backoff(state.failures, self.probe_base, self.retry_cap)
+            self.last_refused = (
+                f"host {host!r} key {key!r}: refused {state.failures} times over"
+                f" {elapsed:.0f} s ({REFUSAL_CAUSES}); its values are dropped"
+                f" {self.reject_after:.0f} s after the first refusal unless Zabbix takes one"
+            )
+            # a new item is refused until Zabbix's config cache has it: say so only when it
+            # lasts, and once a minute for all items together
+            if state.failures >= REFUSALS_TO_WARN and now - self._refusal_logged >= 60:
+                self._refusal_logged = now
+                log.warning(
+                    "Zabbix refuses values; they stay in the spool for now",
+                    extra={"items_failing": sum(1 for s in self.items.values() if s.failures),
+                           "example": self.last_refused},
+                )
             return
         dropped = self.spool.remove_item(host, key)
         del self.items[item]
         self.counts["rejected"] += dropped
         self.last_rejected = (
             f"host {host!r} key {key!r}: Zabbix did not accept its values in {state.failures}"
-            f" attempts over {elapsed:.0f} s (no such item or host, item disabled or of another"
-            f" type, or this address not in its allowed hosts); dropped {dropped} values"
+            f" attempts over {elapsed:.0f} s ({REFUSAL_CAUSES}); dropped {dropped} values"
         )
         log.warning("values rejected", extra={"reason": self.last_rejected})
 
@@ -444,7 +466,9 @@ class Reporter:
     def _note_error(self, counter: str, exc: Exception) -> None:
         self.counts[counter] += 1
         kind = "spool" if isinstance(exc, SpoolError) else "send"
-        self.last_error = f"{kind}: {type(exc).__name__}: {excerpt(str(exc)) or 'no detail'}"
+        # our own errors are written to be read whole (a TLS one names the setting to fix)
+        limit = 480 if isinstance(exc, LinemonError) else 160
+        self.last_error = f"{kind}: {type(exc).__name__}: {excerpt(str(exc), limit) or 'no detail'}"
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -466,6 +490,8 @@ class Reporter:
             "retry_in_s": round(max(0.0, self._retry_at - self._clock()), 3),
             "last_error": self.last_error,
             "last_rejected": self.last_rejected,
+            "last_refused": self.last_refused if self.last_refused and any(
+                s.failures for s in self.items.values()) else "",
         }
 
 
@@ -482,7 +508,11 @@ def _counts(response: Any, sent: int) -> tuple[int, int, int]:
 
 def zabbix_sender(settings: ZabbixSettings) -> Send:
     """The real ``send``: zabbix_utils AsyncSender to ``server:port``, or to the agent's own
-    ``ServerActive`` when ``use_agent_config`` is set. One batch is always one request."""
+    ``ServerActive`` when ``use_agent_config`` is set, encrypted as ``tls_connect`` (or the
+    agent's ``TLSConnect``) says. One batch is always one request.
+
+    Raises ConfigError when the TLS settings or their files cannot work (checked here, before
+    any value is sent); the PSK is registered with the log redactor."""
     if settings.use_agent_config:
         try:
             sender = AsyncSender(
@@ -495,28 +525,35 @@ def zabbix_sender(settings: ZabbixSettings) -> Send:
             raise ConfigError(
                 str(settings.agent_config), "ServerActive", f"cannot use it to send: {exc}"
             ) from exc
-        tls = sender.tls.get("tlsconnect", "unencrypted")
-        if tls != "unencrypted":
-            raise ConfigError(
-                str(settings.agent_config),
-                "TLSConnect",
-                f"is {tls!r}, but linemon's sender has no TLS: set use_agent_config = false"
-                " and zabbix.server/port, with unencrypted connections allowed for line hosts",
-            )
+        tls = zbxtls.load(
+            zbxtls.from_agent(sender.tls, str(settings.agent_config)), str(settings.agent_config)
+        )
+        where = ", ".join(str(node) for cluster in sender.clusters for node in cluster.nodes)
     else:
+        tls = zbxtls.load(zbxtls.from_zabbix(settings), "[zabbix]")
         sender = AsyncSender(
             server=settings.server,
             port=settings.port,
             timeout=settings.send_timeout,
             chunk_size=UNCHUNKED,
         )
+        where = f"{settings.server}:{settings.port}"
+    if tls.context is not None:
+        sender.ssl_context = tls.ssl_context
+    REDACTOR.register(tls.secret_values())
 
     async def send(values: list[dict[str, str | int]]) -> tuple[int, int, int]:
         items = [
             ItemValue(v["host"], v["key"], v["value"], v["clock"], v["ns"]) for v in values
         ]
-        # AsyncSender bounds connect and write, not the wait for the reply: bound it here.
-        response = await asyncio.wait_for(sender.send(items), settings.send_timeout)
+        try:
+            # AsyncSender bounds connect and write, not the wait for the reply: bound it here.
+            response = await asyncio.wait_for(sender.send(items), settings.send_timeout)
+        except Exception as exc:
+            words = zbxtls.failure(exc, tls.settings, where)
+            if words is None:
+                raise
+            raise words from None
         return _counts(response, len(values))
 
     return send

@@ -144,7 +144,7 @@ class Service:
     # -- configuration ----------------------------------------------------------------------
 
     async def reload(self) -> dict[str, Any]:
-        return await self.lines.reload(self.broker.apply)
+        return await self.lines.reload(self.broker.apply, self.broker.prepare_sender)
 
     async def sync(self) -> dict[str, Any]:
         if self.lines.syncer is None:

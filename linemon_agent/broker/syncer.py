@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import random
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,10 @@ def fetch_raw(settings: ZabbixApiSettings, token: Secret, password: Secret) -> d
 
     try:
         api = ZabbixAPI(
-            url=settings.url, validate_certs=settings.validate_certs, timeout=int(settings.timeout)
+            url=settings.url,
+            validate_certs=settings.validate_certs,
+            ssl_context=api_ssl_context(settings),
+            timeout=int(settings.timeout),
         )
         if token:
             api.login(token=token.value)
@@ -91,6 +95,16 @@ def fetch_raw(settings: ZabbixApiSettings, token: Secret, password: Secret) -> d
     except Exception as exc:
         raise SyncError(f"Zabbix API {settings.url}: {exc}") from None
     return {"hosts": hosts, "templates": templates, "global": global_macros, "fetched": time.time()}
+
+
+def api_ssl_context(settings: ZabbixApiSettings) -> ssl.SSLContext | None:
+    """The HTTPS context for ``ca_file`` (host names checked too); None: the system's CAs."""
+    if not settings.validate_certs or settings.ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(settings.ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise SyncError(f"zabbix_api.ca_file {str(settings.ca_file)!r}: {exc}") from None
 
 
 def interpret(raw: dict[str, Any], profiles: list[str], default_platform: str) -> SyncResult:

@@ -51,8 +51,12 @@ def postgresql_conf(lab: Lab) -> str:
     )
 
 
-def server_conf(lab: Lab) -> str:
-    """zabbix_server.conf: private PID, log and sockets; config cache refreshed every second."""
+def server_conf(lab: Lab, with_tls: bool = False) -> str:
+    """zabbix_server.conf: private PID, log and sockets; config cache refreshed every second.
+
+    ``with_tls``: the lab's CA and server certificate (tls.py), for hosts that accept only
+    certificates; they change nothing for hosts that accept unencrypted connections.
+    """
     settings: dict[str, object] = {
         "LogFile": lab.server_dir / "zabbix_server.log",
         "LogFileSize": 8,
@@ -72,6 +76,10 @@ def server_conf(lab: Lab) -> str:
         "User": "zabbix",
         **_SERVER_PROCESSES,
     }
+    if with_tls:
+        settings["TLSCAFile"] = lab.tls_dir / "ca.crt"
+        settings["TLSCertFile"] = lab.tls_dir / "server.crt"
+        settings["TLSKeyFile"] = lab.tls_dir / "server.key"
     return f"# {MARKER}: the lab's server; regenerated on every `up`.\n" + _lines(settings)
 
 

@@ -55,7 +55,8 @@ def server_is_up(lab: Lab) -> bool:
 def start_server(lab: Lab) -> bool:
     """Write the server's config and start it; True if it had to be started."""
     _own_dir(lab.server_dir, "zabbix")
-    if _write(lab.server_conf, configs.server_conf(lab)):
+    with_tls = (lab.tls_dir / "server.key").exists()
+    if _write(lab.server_conf, configs.server_conf(lab, with_tls)):
         stop_server(lab)  # a running server keeps its old settings
     if server_is_up(lab):
         return False

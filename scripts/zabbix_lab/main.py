@@ -20,6 +20,7 @@ import daemons
 import postgres
 import procs
 import settings
+import tls
 from settings import PACKAGES, Lab, LabError
 
 _POLICY_RC = Path("/usr/sbin/policy-rc.d")
@@ -127,11 +128,20 @@ def _check_ports(lab: Lab) -> None:
             procs.require_free(getattr(lab, field), what, settings.PORTS[field][0])
 
 
+def _ensure_tls(lab: Lab) -> bool:
+    """The lab's CA, certificates and PSK; a running server is stopped to load new ones."""
+    if not settings.WITH_TLS or not tls.available() or not tls.ensure(lab):
+        return False
+    daemons.stop_server(lab)
+    return True
+
+
 def _bring_up(lab: Lab) -> None:
     _check_ports(lab)
     _timed("postgresql started", lambda: postgres.start(lab))
     _timed("pristine database loaded", lambda: postgres.ensure_pristine(lab))
     _timed("working database cloned", lambda: postgres.ensure_work_db(lab))
+    _timed("TLS files made", lambda: _ensure_tls(lab))
     _timed("zabbix_server started", lambda: daemons.start_server(lab))
     _timed("zabbix_agentd started", lambda: daemons.start_agent(lab))
     _timed("frontend started", lambda: daemons.start_web(lab))

@@ -26,6 +26,8 @@ PROXY_PACKAGE = "zabbix-proxy-sqlite3"
 PROXY_ROOT = Path("/opt/zabbix-proxy-sqlite3")
 PROXY_LINK = Path("/usr/sbin/zabbix_proxy")
 WITH_PROXY = "LINEMON_ZABBIX_LAB_PACKAGES" not in os.environ
+# TLS material (tls.py) for the 6.0 lab, where tests/integration/test_tls.py runs
+WITH_TLS = WITH_PROXY
 FRONTEND_ROOT = Path("/usr/share/zabbix")
 FRONTEND_CONF = Path("/etc/zabbix/zabbix.conf.php")
 SCHEMA_DIR = Path("/usr/share/zabbix-server-pgsql")
@@ -98,6 +100,11 @@ class Lab:
     @property
     def agent_conf(self) -> Path:
         return self.agent_dir / "zabbix_agentd.conf"
+
+    @property
+    def tls_dir(self) -> Path:
+        """CA, certificates and a PSK for hosts that accept only encrypted values (tls.py)."""
+        return self.root / "tls"
 
     @property
     def web_dir(self) -> Path:

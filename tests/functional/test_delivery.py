@@ -250,7 +250,7 @@ def test_sender_from_the_agent_configuration(trapper: TrapperBed, tmp_path: Path
     assert asyncio.run(send([one.as_dict()])) == (1, 0, 1)
     assert processed(trapper) == [one]
     conf.write_text(f"ServerActive=127.0.0.1:{trapper.port}\nTLSConnect=psk\n")
-    with pytest.raises(ConfigError, match=r"TLSConnect.*'psk'.*no TLS"):
+    with pytest.raises(ConfigError, match=r"TLSPSKIdentity in .* is required when TLSConnect"):
         zabbix_sender(ZabbixSettings(use_agent_config=True, agent_config=conf))
     missing = tmp_path / "nope.conf"
     with pytest.raises(ConfigError, match=re.escape(str(missing))):

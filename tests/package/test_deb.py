@@ -151,6 +151,11 @@ def test_install_lays_out_files_user_and_permissions(installed: Path) -> None:
             ).read_text()
     if (ROOT / "zabbix_templates").is_dir():
         assert Path("/usr/share/linemon/zabbix_templates/README.md").exists()
+    # TLS-PSK to Zabbix: sslpsk3, compiled at build time, loads on Debian's python3 and libssl3
+    psk = run("/usr/lib/linemon-agent/bin/python", "-c",
+              "import ssl, sslpsk3; c = sslpsk3.SSLPSKContext(ssl.PROTOCOL_TLS_CLIENT);"
+              " c.set_psk_client_callback(lambda h: ('id', bytes(16))); print('ok')")
+    assert psk.stdout.strip() == "ok"
 
     settings = unit_settings()
     assert settings["User"] == settings["Group"] == "linemon"

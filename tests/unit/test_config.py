@@ -169,8 +169,9 @@ def test_unknown_keys_have_one_format_and_a_hint(tmp_path: Path) -> None:
         "unknown section 'brokr'; did you mean 'broker'?",
         "zabbix: unknown key 'sever'; did you mean 'server'?",
         "zabbix: unknown key 'zzz'; known keys: agent_config, batch_size, flush_interval, "
-        "item_key, port, probe_concurrency, reject_after, send_timeout, server, "
-        "use_agent_config",
+        "item_key, port, probe_concurrency, reject_after, send_timeout, server, tls_ca_file, "
+        "tls_cert_file, tls_connect, tls_crl_file, tls_key_file, tls_psk_file, "
+        "tls_psk_identity, tls_server_cert_issuer, tls_server_cert_subject, use_agent_config",
         "credentials.default: unknown key 'user_name'; did you mean 'username'?",
     ]
     assert problems[4:] == [

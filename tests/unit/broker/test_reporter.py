@@ -443,3 +443,27 @@ def test_stats_report_the_oldest_pending_value_age(tmp_path: Path) -> None:
     assert reporter.stats()["oldest_pending_age_s"] == 0.0
     reporter.submit(TrapperValue("h", "k", "v", int(time.time()) - 100, 0))
     assert 99 <= reporter.stats()["oldest_pending_age_s"] <= 102
+
+
+def test_a_lasting_refusal_is_reported_before_rejection(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A host that takes no unencrypted values answers like an unknown item: status and one
+    warning a minute say so (naming zabbix.tls_connect) while the values wait."""
+    fake = FakeZabbix(known={A})
+    reporter = make(tmp_path, fake, probe_base=0.01, retry_cap=0.02)
+    for n in range(3):
+        reporter.submit(val(X, n))
+    reporter.submit(val(C, 0))
+
+    async def scenario() -> None:
+        await until(lambda: len(fake.values_of(X)) >= 5 and len(fake.values_of(C)) >= 5)
+
+    with caplog.at_level(logging.WARNING, logger="linemon.reporter"):
+        running(reporter, scenario)
+    stats = reporter.stats()
+    assert stats["rejected"] == 0 and stats["pending"] == 4 and stats["items_failing"] == 2
+    assert "refused" in stats["last_refused"] and "zabbix.tls_connect" in stats["last_refused"]
+    assert "dropped 600 s after the first refusal" in stats["last_refused"]
+    warnings = [r for r in caplog.records if r.getMessage().startswith("Zabbix refuses values")]
+    assert len(warnings) == 1 and warnings[0].__dict__["items_failing"] == 2
