@@ -56,7 +56,7 @@ def _remove(path: Path) -> None:
 
 def depends(deb: Path) -> list[str]:
     """The package names the .deb depends on (first of each alternative, versions dropped)."""
-    field = run("dpkg-deb", "-f", str(deb), "Depends").stdout
+    field = run("dpkg-deb", "-f", str(deb.resolve()), "Depends").stdout
     return sorted({alt.split("|")[0].split("(")[0].strip() for alt in field.split(",")} - {""})
 
 
