@@ -7,9 +7,7 @@ import json
 import os
 import pwd
 import re
-import shlex
 import shutil
-import signal
 import stat
 import subprocess
 import time
@@ -20,22 +18,30 @@ from typing import Any
 
 import pytest
 
+from tests.package.debtest import (
+    broker_argv,
+    opt_in,
+    runtime_dir_argv,
+    stop,
+    unit_settings,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "linemon-agent"
 VENV = Path("/usr/lib/linemon-agent")
 UNIT = Path("/lib/systemd/system/linemon-broker.service")
+DROPINS = Path("/etc/linemon/zabbix")
+# Where postinst links the drop-ins (when the agent package made the directory): link -> source.
+AGENT_LINKS = {
+    "/etc/zabbix/zabbix_agentd.conf.d/linemon.conf": "linemon_agentd.conf",
+    "/etc/zabbix/zabbix_agentd.d/linemon.conf": "linemon_agentd.conf",
+    "/etc/zabbix/zabbix_agent2.d/linemon.conf": "linemon_agent2.conf",
+}
 CONFIG = Path("/etc/linemon/linemon.toml")
 MEMBER = "linemon-test-member"  # used only when there is no zabbix user
 OUTSIDER = "linemon-test-outsider"
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(
-        os.environ.get("LINEMON_TEST_DEB") != "1",
-        reason="installs system packages: set LINEMON_TEST_DEB=1 (and run as root) to opt in",
-    ),
-    pytest.mark.skipif(os.geteuid() != 0, reason="installs system packages: needs root"),
-]
+pytestmark = opt_in("installs system packages")
 
 APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
 
@@ -64,29 +70,6 @@ def user_exists(name: str) -> bool:
     except KeyError:
         return False
     return True
-
-
-def unit_settings() -> dict[str, str]:
-    settings: dict[str, str] = {}
-    for line in UNIT.read_text().splitlines():
-        if "=" in line and not line.startswith(("#", "[")):
-            key, value = line.split("=", 1)
-            settings[key] = value
-    return settings
-
-
-@pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    given = os.environ.get("LINEMON_DEB")
-    if given:
-        return Path(given).resolve()
-    started = time.monotonic()
-    done = run(str(ROOT / "scripts" / "build-deb"), check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    print(f"scripts/build-deb took {time.monotonic() - started:.0f} s")
-    built = re.search(r"built (dist/\S+\.deb)", done.stdout)
-    assert built, done.stdout[-2000:]
-    return ROOT / built.group(1)
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +105,32 @@ def test_lintian_finds_no_errors(deb: Path) -> None:
     assert errors == [], "\n".join(errors)
 
 
+def test_package_holds_no_build_paths_or_build_tools(deb: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "deb"
+    run("dpkg-deb", "-R", str(deb), str(tree))
+    venv = tree / str(VENV).lstrip("/")
+    assert sorted(p.name for p in (venv / "bin").iterdir()) == [
+        "linemon", "python", "python3", "python3.11"]
+    assert not (venv / "include").exists()
+    site = next(venv.glob("lib/python3*/site-packages"))
+    assert not [p.name for p in site.iterdir() if p.name.startswith(("pip", "setuptools"))]
+    assert "command = /usr/bin/python3 -m venv /usr/lib/linemon-agent\n" in (
+        venv / "pyvenv.cfg").read_text()
+    # scripts/build-deb builds in /tmp/linemon-deb.XXXXXX: no file may name it.
+    named = run("grep", "-rlF", "/tmp/linemon-deb.", str(tree), check=False)
+    assert (named.returncode, named.stdout) == (1, "")
+    # The dependencies are the lock's, exactly.
+    shipped = {}
+    for info in site.glob("*.dist-info"):
+        name, version = info.name[: -len(".dist-info")].rsplit("-", 1)
+        shipped[name.lower().replace("_", "-")] = version
+    lock = (ROOT / "packaging" / "requirements.txt").read_text()
+    locked = dict(re.findall(r"^([a-z0-9-]+)==(\S+)", lock, re.MULTILINE))
+    assert {k: v for k, v in shipped.items() if k != "linemon-agent"} == locked
+    # No directory under /etc/zabbix: those belong to the agent packages.
+    assert not (tree / "etc" / "zabbix").exists()
+
+
 def test_install_lays_out_files_user_and_permissions(installed: Path) -> None:
     user = pwd.getpwnam("linemon")
     assert user.pw_uid < 1000
@@ -140,15 +149,14 @@ def test_install_lays_out_files_user_and_permissions(installed: Path) -> None:
     assert config["broker"]["socket_group"] == "linemon"
     conffiles = run("dpkg-query", "-W", "-f=${Conffiles}", PACKAGE).stdout
     assert str(CONFIG) in conffiles
-    for source, target in (
-        ("linemon_agentd.conf", "/etc/zabbix/zabbix_agentd.d/linemon.conf"),
-        ("linemon_agent2.conf", "/etc/zabbix/zabbix_agent2.d/linemon.conf"),
-    ):
-        if (ROOT / "zabbix_templates" / "agent" / source).exists():
-            assert target in conffiles
-            assert Path(target).read_text() == (
-                ROOT / "zabbix_templates" / "agent" / source
-            ).read_text()
+    for source in ("linemon_agentd.conf", "linemon_agent2.conf"):
+        assert str(DROPINS / source) in conffiles
+        assert (DROPINS / source).read_text() == (
+            ROOT / "zabbix_templates" / "agent" / source
+        ).read_text()
+    for link, source in AGENT_LINKS.items():
+        if Path(link).parent.is_dir():  # made by an agent package (or by hand)
+            assert os.readlink(link) == str(DROPINS / source)
     if (ROOT / "zabbix_templates").is_dir():
         assert Path("/usr/share/linemon/zabbix_templates/README.md").exists()
     # TLS-PSK to Zabbix: sslpsk3, compiled at build time, loads on Debian's python3 and libssl3
@@ -174,34 +182,11 @@ def test_install_lays_out_files_user_and_permissions(installed: Path) -> None:
 
 
 def _start_broker_as_the_unit_would(log: Path) -> subprocess.Popen[bytes]:
-    """ExecStart under User=/Group= in a clean environment, as systemd runs it.
-
-    setpriv execs the broker itself (runuser would stay as its parent and die by the
-    forwarded SIGTERM), so the PID is the broker's and its exit status is the broker's own.
-    """
     settings = unit_settings()
-    runtime = Path("/run") / settings["RuntimeDirectory"]
-    run("install", "-d", "-o", settings["User"], "-g", settings["Group"],
-        "-m", settings["RuntimeDirectoryMode"], str(runtime))
+    run(*runtime_dir_argv(settings))
     with log.open("wb") as out:
-        return subprocess.Popen(
-            [
-                "setpriv", f"--reuid={settings['User']}", f"--regid={settings['Group']}",
-                "--init-groups", "--reset-env", "--",
-                *shlex.split(settings["ExecStart"]),
-            ],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd="/",
-        )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        return subprocess.Popen(broker_argv(settings), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, cwd="/")
 
 
 def _client(user: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -235,7 +220,7 @@ def test_broker_serves_its_group_and_refuses_others(installed: Path, tmp_path: P
         assert refused.returncode == 77
         assert "permission denied" in refused.stderr.lower()
     finally:
-        _stop(broker)
+        stop(broker)
     assert broker.returncode == 0, log.read_text()
     assert not socket.exists()
 
@@ -274,13 +259,15 @@ def test_remove_keeps_config_and_purge_leaves_nothing(installed: Path) -> None:
     assert Path("/etc/linemon/secrets/default").exists()
     assert not VENV.exists()
     assert not Path("/usr/bin/linemon").exists()
+    # The drop-ins stay (conffiles) but no agent reads them: nothing calls a missing linemon.
+    assert (DROPINS / "linemon_agentd.conf").exists()
+    assert [link for link in AGENT_LINKS if os.path.lexists(link)] == []
 
     apt("purge", PACKAGE)
     leftovers = [
         path for path in (
             "/etc/linemon", "/var/lib/linemon", "/run/linemon", str(VENV), str(UNIT),
-            "/usr/share/linemon", "/etc/zabbix/zabbix_agentd.d/linemon.conf",
-            "/etc/zabbix/zabbix_agent2.d/linemon.conf", "/usr/share/doc/linemon-agent",
+            "/usr/share/linemon", "/usr/share/doc/linemon-agent", *AGENT_LINKS,
         )
         if os.path.lexists(path)
     ]
