@@ -155,6 +155,7 @@ def config_check_cmd(config_file: str | None) -> None:
     against key) without contacting Zabbix.
     """
     from linemon_agent import zbxtls
+    from linemon_agent.broker.reporter import zabbix_sender
     from linemon_agent.config import config_path, load_config
     from linemon_agent.configcheck import host_key_problems
     from linemon_agent.configerrors import Errors
@@ -166,6 +167,7 @@ def config_check_cmd(config_file: str | None) -> None:
         host_key_problems(config, errors)
         errors.raise_if_any()
         # With use_agent_config the TLS files are the agent's (load_config checks [zabbix]'s).
+        zabbix_sender(config.zabbix)  # what the broker builds at start: the same checks
         tls = zbxtls.from_zabbix(config.zabbix)
         if config.zabbix.use_agent_config:
             tls = zbxtls.read_agent(config.zabbix.agent_config)

@@ -62,7 +62,8 @@ def self_cpu() -> float:
 
 
 async def _micro(emu: Emulator, pings: int, cold: int, profile: Path | None) -> dict[str, Any]:
-    from linemon_agent.broker.transport import HostKeys, open_session
+    from linemon_agent.broker.hostkeys import HostKeys
+    from linemon_agent.broker.transport import open_session
 
     host, port = emu.address("r0")
     router = Router(name="r0", host=host, port=port, platform="cisco_iosxe")

@@ -16,8 +16,9 @@ from linemon_agent.config import Config
 from linemon_agent.errors import SessionError
 from linemon_agent.models import Diff, Router, diff_keys
 
+from .hostkeys import HostKeys
 from .sessions import Opener, RateLimiter, RouterPool
-from .transport import HostKeys, Session, open_session
+from .transport import Session, open_session
 from .views import RouterView
 
 log = logging.getLogger("linemon.pools")

@@ -152,9 +152,14 @@ async def _serve_locked(config_path: Path, config: Config) -> int:
             " file were not delivered (sqlite3 FILE .recover may save them)",
             extra={"path": str(spool.path), "moved_to": str(quarantined)},
         )
+    try:
+        send = zabbix_sender(config.zabbix)  # reads the agent's file, the TLS files
+    except LinemonError as exc:
+        log.error("cannot send to Zabbix: configuration refused", extra={"error": str(exc)})
+        return EXIT_CONFIG
     reporter = Reporter(
         spool,
-        zabbix_sender(config.zabbix),
+        send,
         batch_size=config.zabbix.batch_size,
         flush_interval=config.zabbix.flush_interval,
         reject_after=config.zabbix.reject_after,

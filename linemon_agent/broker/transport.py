@@ -1,8 +1,9 @@
 """Opening one scrapli session to a router (asyncssh or telnet natively, paramiko in a worker
 thread), at the privilege level the account lands on or, with an enable secret, one above.
 
-The only module that imports scrapli. Every failure leaves as a SessionError whose status
-says what kind of failure it was; a half-opened connection is closed before raising.
+With ``enable``, the only modules that import scrapli. Every failure leaves as a SessionError
+whose status says what kind of failure it was; a half-opened connection is closed before
+raising.
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from linemon_agent import models
 from linemon_agent.broker import privilege
-from linemon_agent.config import BrokerSettings, Credentials
+from linemon_agent.config import Credentials
 from linemon_agent.errors import SessionError
 from linemon_agent.models import Router
 from linemon_agent.platforms import get_platform
 from linemon_agent.platforms.base import Platform
+
+from .enable import EnableTimeout, async_on_open, sync_on_open
+from .hostkeys import HostKeys, asyncssh_algorithms
 
 
 class Session(Protocol):
@@ -32,90 +33,6 @@ class Session(Protocol):
     async def close(self) -> None: ...
 
     def alive(self) -> bool: ...
-
-
-@dataclass(frozen=True)
-class HostKeys:
-    """Where host keys are checked and, with trust-on-first-use, learnt."""
-
-    policy: str
-    known_hosts: Path
-    learnt: Path
-
-    @classmethod
-    def from_settings(cls, settings: BrokerSettings) -> HostKeys:
-        return cls(
-            settings.host_key_policy, settings.known_hosts, settings.state_dir / "known_hosts"
-        )
-
-    def files(self) -> list[str]:
-        paths = [self.known_hosts] + ([self.learnt] if self.policy == "tofu" else [])
-        return [str(p) for p in paths if p.exists()]
-
-    def is_known(self, host: str, port: int) -> bool:
-        import asyncssh
-
-        files = self.files()
-        if not files:
-            return False
-        known = asyncssh.read_known_hosts(files)
-        matched = known.match(host, host, port)
-        return bool(matched[0] or matched[1] or matched[2])
-
-    def host_key_algs(self, host: str, port: int) -> list[str]:
-        """Host key algorithms to offer: those of the keys known for ``host:port`` first, then
-        every other default one (as OpenSSH orders them). asyncssh offers only the known ones,
-        so a router presenting a key of another type failed the key exchange ("Connection
-        lost" or "no compatible host key", reported router_unreachable) instead of being
-        refused as an untrusted key (host_key_error)."""
-        import asyncssh
-        from asyncssh.public_key import get_default_certificate_algs, get_default_public_key_algs
-
-        files = self.files()
-        keys = asyncssh.read_known_hosts(files).match(host, host, port)[0] if files else []
-        known = [alg for key in keys for alg in key.sig_algorithms]
-        rest = get_default_certificate_algs() + get_default_public_key_algs()
-        return [alg.decode("ascii") for alg in dict.fromkeys(known + rest)]
-
-    def learn(self, host: str, port: int, key_line: str) -> None:
-        name = host if port == 22 else f"[{host}]:{port}"
-        self.learnt.parent.mkdir(parents=True, exist_ok=True)
-        with self.learnt.open("a", encoding="ascii") as handle:
-            handle.write(f"{name} {key_line}\n")
-
-
-# asyncssh offers chacha20-poly1305 first; its implementation builds three fresh cipher
-# contexts per SSH packet, and a warm ping is mostly packets (a router prints each probe's
-# mark as it comes: 10-20 packets per ping). Measured on a warm IOS-XE session (scripts/
-# profile_broker.py micro): chacha ~45% of the CPU per ping (1.23 -> 0.70 ms). AES-GCM reuses its
-# key schedule and AES-CTR keeps one running context, so they are offered first; every
-# algorithm asyncssh offers stays in the list (only the order changes), so a router that
-# speaks only chacha20 still connects. The MACs matter only with CTR: HMAC-SHA2 runs in C.
-PREFERRED_CIPHERS = (
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-ctr",
-    "aes192-ctr",
-    "aes256-ctr",
-)
-PREFERRED_MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com")
-
-
-def _preferred_first(preferred: tuple[str, ...], offered: list[bytes]) -> list[str]:
-    """``offered`` (asyncssh's defaults) reordered with ``preferred`` first, none dropped."""
-    names = [alg.decode("ascii") for alg in offered]
-    return [a for a in preferred if a in names] + [a for a in names if a not in preferred]
-
-
-def asyncssh_algorithms() -> dict[str, list[str]]:
-    """The asyncssh connection options that set the cipher and MAC preference."""
-    from asyncssh.encryption import get_default_encryption_algs
-    from asyncssh.mac import get_default_mac_algs
-
-    return {
-        "encryption_algs": _preferred_first(PREFERRED_CIPHERS, get_default_encryption_algs()),
-        "mac_algs": _preferred_first(PREFERRED_MACS, get_default_mac_algs()),
-    }
 
 
 # scrapli's timeouts. timeout_ops bounds one operation (a command: send_command's
@@ -130,7 +47,6 @@ TIMEOUT_OPS_S = 30.0
 # session's own wait_for) is what ends a command, never a read timeout inside it.
 READ_MARGIN_S = 5.0
 # How long each step of the enable dialogue (the command, then the secret) may take.
-ENABLE_TIMEOUT_S = 10.0
 
 
 def command_timeouts(deadline: float) -> dict[str, float]:
@@ -308,94 +224,6 @@ class ScrapliSession:
             return False
 
 
-class EnableTimeout(Exception):
-    """The enable step got no prompt in time."""
-
-
-@contextlib.contextmanager
-def _enable_bounds(conn: Any) -> Iterator[None]:
-    """Each enable step within ENABLE_TIMEOUT_S; a timeout becomes EnableTimeout."""
-    from scrapli.exceptions import ScrapliTimeout
-
-    saved, conn.timeout_ops = conn.timeout_ops, ENABLE_TIMEOUT_S
-    try:
-        yield
-    except ScrapliTimeout:
-        raise EnableTimeout(f"no prompt within {ENABLE_TIMEOUT_S:g} s") from None
-    finally:
-        conn.timeout_ops = saved
-
-
-# The enable dialogue runs on the channel's send_inputs_interact, not the driver's
-# send_interactive: that one first climbs with scrapli's own loop, which retries a refused
-# secret up to the number of levels times two and, after a refusal, types the secret at the
-# prompt below as a command.
-
-
-async def _enable_async(conn: Any, target: str, secret: str) -> None:
-    dialogue = privilege.enable_dialogue(conn.privilege_levels, target, secret)
-    with _enable_bounds(conn):
-        step = next(dialogue)
-        while True:
-            raw, _ = await conn.channel.send_inputs_interact(
-                step.events, interaction_complete_patterns=step.complete
-            )
-            try:
-                step = dialogue.send(raw.decode(errors="replace"))
-            except StopIteration:
-                return
-
-
-def _enable_sync(conn: Any, target: str, secret: str) -> None:
-    dialogue = privilege.enable_dialogue(conn.privilege_levels, target, secret)
-    with _enable_bounds(conn):
-        step = next(dialogue)
-        while True:
-            raw, _ = conn.channel.send_inputs_interact(
-                step.events, interaction_complete_patterns=step.complete
-            )
-            try:
-                step = dialogue.send(raw.decode(errors="replace"))
-            except StopIteration:
-                return
-
-
-def _privilege_plan(conn: Any, prompt: str, secret: str) -> privilege.Plan | None:
-    levels = getattr(conn, "privilege_levels", None)
-    if not levels:
-        return None  # generic driver: no levels
-    return privilege.plan(levels, prompt, conn.default_desired_privilege_level, bool(secret))
-
-
-def _async_on_open(original: Any, secret: str) -> Any:
-    """scrapli's on_open for the platform, run at the level the account lands on, after one
-    ``enable`` when there is a secret (see ``privilege``)."""
-
-    async def on_open(conn: Any) -> None:
-        chosen = _privilege_plan(conn, await conn.get_prompt(), secret)
-        if chosen is not None:
-            for name in chosen.climb:
-                await _enable_async(conn, name, secret)
-            conn.default_desired_privilege_level = chosen.final
-        if original is not None:
-            await original(conn)
-
-    return on_open
-
-
-def _sync_on_open(original: Any, secret: str) -> Any:
-    def on_open(conn: Any) -> None:
-        chosen = _privilege_plan(conn, conn.get_prompt(), secret)
-        if chosen is not None:
-            for name in chosen.climb:
-                _enable_sync(conn, name, secret)
-            conn.default_desired_privilege_level = chosen.final
-        if original is not None:
-            original(conn)
-
-    return on_open
-
-
 def _end_of_stream_is_an_error(transport: Any) -> None:
     """Make a telnet transport's read raise once the router has closed the connection.
 
@@ -521,7 +349,7 @@ async def _open_async(
     from scrapli.driver import AsyncGenericDriver
 
     conn: Any = AsyncScrapli(**kwargs) if "platform" in kwargs else AsyncGenericDriver(**kwargs)
-    conn.on_open = _async_on_open(conn.on_open, secret)
+    conn.on_open = async_on_open(conn.on_open, secret)
     if kwargs["transport"] == "asynctelnet":
         _end_of_stream_is_an_error(conn.transport)
     try:
@@ -557,7 +385,7 @@ async def _open_paramiko(
 
     def connect() -> Any:
         conn = Scrapli(**kwargs) if "platform" in kwargs else GenericDriver(**kwargs)
-        conn.on_open = _sync_on_open(conn.on_open, secret)
+        conn.on_open = sync_on_open(conn.on_open, secret)
         try:
             conn.open()
             if learn is not None:

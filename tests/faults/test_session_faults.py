@@ -18,8 +18,9 @@ import asyncssh
 import pytest
 
 from linemon_agent import models
+from linemon_agent.broker.hostkeys import HostKeys
 from linemon_agent.broker.sessions import OPEN_TIMEOUT
-from linemon_agent.broker.transport import HostKeys, open_session
+from linemon_agent.broker.transport import open_session
 from linemon_agent.config import Credentials
 from linemon_agent.errors import SessionError
 from linemon_agent.models import Router

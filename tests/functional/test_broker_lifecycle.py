@@ -109,3 +109,23 @@ def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
     assert code == 1 and took < 5.0
     assert "second signal: exiting now" in broker.log_text()
     assert "Traceback" not in broker.log_text()
+
+
+def test_a_sender_problem_found_at_start_is_one_line_and_exit_78(tmp_path: Path) -> None:
+    """The agent's file asks for PSK without its key file: `config check` and the broker both
+    refuse it with one line naming the problem, exit 78, no traceback."""
+    agent = tmp_path / "zabbix_agentd.conf"
+    agent.write_text("ServerActive=127.0.0.1\nTLSConnect=psk\nTLSPSKIdentity=linemon\n")
+    doc = _doc(tmp_path)
+    doc["zabbix"] = {"use_agent_config": True, "agent_config": str(agent)}
+    config = tmp_path / "agentcfg.toml"
+    config.write_text(render_toml({**doc, "broker": {"socket": str(tmp_path / "s.sock"),
+                                                     "state_dir": str(tmp_path / "st")}}))
+    check = subprocess.run([str(BIN / "linemon"), "config", "check", "--config", str(config)],
+                           capture_output=True, text=True, timeout=60)
+    broker = subprocess.run([str(BIN / "linemon"), "broker", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    for done in (check, broker):
+        words = done.stdout + done.stderr
+        assert done.returncode == 78, words
+        assert "TLSPSKFile" in words and "Traceback" not in words, words

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from linemon_agent import models
-from linemon_agent.broker.transport import HostKeys, ScrapliSession, open_session
+from linemon_agent.broker.hostkeys import HostKeys
+from linemon_agent.broker.transport import ScrapliSession, open_session
 from linemon_agent.config import Credentials
 from linemon_agent.errors import SessionError
 from linemon_agent.models import PingRequest, Router

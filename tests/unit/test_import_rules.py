@@ -80,13 +80,13 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_only_transport_imports_scrapli() -> None:
+def test_only_the_session_layer_imports_scrapli() -> None:
     importers = {
         path.relative_to(PACKAGE).as_posix()
         for path in PACKAGE.rglob("*.py")
         if any(name.split(".")[0] == "scrapli" for name in _imports(path))
     }
-    assert importers == {"broker/transport.py"}
+    assert importers == {"broker/transport.py", "broker/enable.py"}
 
 
 def test_handlers_import_only_the_service_of_the_broker() -> None:

@@ -17,16 +17,14 @@ from scrapli.exceptions import (
     ScrapliTimeout,
 )
 
+from linemon_agent.broker.hostkeys import PREFERRED_CIPHERS, _preferred_first, asyncssh_algorithms
 from linemon_agent.broker.privilege import EnableRefused
 from linemon_agent.broker.transport import (
-    PREFERRED_CIPHERS,
     EnableTimeout,
     ScrapliSession,
     _classify_open_error,
     _failed_when,
-    _preferred_first,
     _scrapli_kwargs,
-    asyncssh_algorithms,
     command_timeouts,
 )
 from linemon_agent.config import Credentials
