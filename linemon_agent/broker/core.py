@@ -19,6 +19,7 @@ from typing import Any
 
 from linemon_agent import models
 from linemon_agent.config import Config
+from linemon_agent.errors import ShuttingDownError
 from linemon_agent.models import Line, PingRequest, PingResult, TrapperValue, result_payload
 
 from . import budget
@@ -82,6 +83,7 @@ class Broker:
         self._adhoc: set[asyncio.Task[Any]] = set()
         self._load_warned: dict[str, float] = {}
         self.journal = Journal()
+        self.stopping = False
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -213,6 +215,8 @@ class Broker:
 
     def run_adhoc(self, line: Line) -> asyncio.Task[dict[str, Any]]:
         """Start an on-demand ping now; recorded (sent to Zabbix) when it names a host."""
+        if self.stopping:
+            raise ShuttingDownError("the broker is stopping; ask again once it is back")
 
         async def run() -> dict[str, Any]:
             queued_at = time.time()
@@ -308,6 +312,7 @@ class Broker:
         sessions are closed at once.
         """
         deadline = time.monotonic() + timeout
+        self.stopping = True  # no new on-demand pings (a connection already open may ask)
         scheduler = self._tasks.pop("scheduler", None)
         if scheduler is not None:
             scheduler.cancel()
