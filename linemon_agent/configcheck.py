@@ -6,8 +6,8 @@ Under ``host_key_policy = "strict"`` the broker refuses every router whose key i
 
 from __future__ import annotations
 
-from linemon_agent.config import Config
 from linemon_agent.configerrors import Errors
+from linemon_agent.settings import Config
 
 
 def host_key_problems(config: Config, errors: Errors) -> None:

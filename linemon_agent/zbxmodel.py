@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linemon_agent import validate
-from linemon_agent.config import TELNET_PORT, Config, Credentials, parse_line, parse_router
+from linemon_agent.config import parse_line, parse_router
 from linemon_agent.errors import LinemonError, ValidationError
 from linemon_agent.models import DEFAULT_ITEM_KEY, Line, Router
 from linemon_agent.options import PING_OPTIONS
 from linemon_agent.platforms import get_platform
 from linemon_agent.secrets import Secret
+from linemon_agent.settings import TELNET_PORT, Config, Credentials
 
 LINE_TAG = ("TempType", "LINE")
 DEFAULT_INTERVAL = 180

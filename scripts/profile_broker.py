@@ -43,10 +43,10 @@ sys.path.insert(0, str(REPO))
 from benchlib.bed import PASSWORD, broker_doc, fleet  # noqa: E402
 from benchlib.procs import cpu_seconds as proc_cpu  # noqa: E402
 
-from linemon_agent.config import Credentials  # noqa: E402
 from linemon_agent.models import PingRequest, Router  # noqa: E402
 from linemon_agent.platforms import get_platform  # noqa: E402
 from linemon_agent.secrets import Secret  # noqa: E402
+from linemon_agent.settings import Credentials  # noqa: E402
 from tests.beds.emulator.client import Emulator  # noqa: E402
 from tests.functional.broker_proc import BIN, BrokerProcess  # noqa: E402
 

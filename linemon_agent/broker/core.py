@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from linemon_agent import models
-from linemon_agent.config import Config
 from linemon_agent.errors import ShuttingDownError
 from linemon_agent.models import Line, PingRequest, PingResult, TrapperValue, result_payload
+from linemon_agent.settings import Config
 
 from . import budget
 from .journal import Journal

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from linemon_agent.config import BrokerSettings
+from linemon_agent.settings import BrokerSettings
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from linemon_agent import log as logsetup
-from linemon_agent.config import Config, load_config
+from linemon_agent.config import load_config
 from linemon_agent.errors import LinemonError
+from linemon_agent.settings import Config
 from linemon_agent.zbxmodel import merge
 
 from .syncer import Syncer, interpret

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Mapping
 
 from linemon_agent import models
-from linemon_agent.config import Config
 from linemon_agent.errors import SessionError
 from linemon_agent.models import Diff, Router, diff_keys
+from linemon_agent.settings import Config
 
 from .hostkeys import HostKeys
 from .sessions import Opener, RateLimiter, RouterPool

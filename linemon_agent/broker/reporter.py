@@ -18,10 +18,10 @@ import zabbix_utils.common
 from zabbix_utils import AsyncSender, ItemValue
 
 from linemon_agent import zbxtls
-from linemon_agent.config import ZabbixSettings
 from linemon_agent.errors import ConfigError, LinemonError, excerpt
 from linemon_agent.log import REDACTOR
 from linemon_agent.models import TrapperValue
+from linemon_agent.settings import ZabbixSettings
 
 from .spool import Spool, Spooled, SpoolError
 

@@ -23,8 +23,9 @@ from filelock import FileLock, Timeout
 
 from linemon_agent import log as logsetup
 from linemon_agent import protocol
-from linemon_agent.config import Config, load_config
+from linemon_agent.config import load_config
 from linemon_agent.errors import ConfigError, LinemonError
+from linemon_agent.settings import Config
 
 from .core import Broker
 from .handlers import Handlers

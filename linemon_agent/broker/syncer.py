@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from linemon_agent.config import ZabbixApiSettings
 from linemon_agent.errors import LinemonError, UnavailableError
 from linemon_agent.secrets import Secret, read_secret_env, read_secret_file
+from linemon_agent.settings import ZabbixApiSettings
 from linemon_agent.zbxmodel import LINE_TAG, SyncResult, ZbxHost, ZbxTemplate, build
 
 log = logging.getLogger("linemon.syncer")

@@ -15,11 +15,11 @@ from typing import Any, Protocol
 
 from linemon_agent import models
 from linemon_agent.broker import privilege
-from linemon_agent.config import Credentials
 from linemon_agent.errors import SessionError
 from linemon_agent.models import Router
 from linemon_agent.platforms import get_platform
 from linemon_agent.platforms.base import Platform
+from linemon_agent.settings import Credentials
 
 from .enable import EnableTimeout, async_on_open, sync_on_open
 from .hostkeys import HostKeys, asyncssh_algorithms

@@ -19,8 +19,8 @@ from typing import Any
 
 from linemon_agent.broker.reporter import Reporter, Send, zabbix_sender
 from linemon_agent.broker.spool import Spool
-from linemon_agent.config import ZabbixSettings
 from linemon_agent.models import TrapperValue
+from linemon_agent.settings import ZabbixSettings
 
 from .bed import FIRST_NETWORK
 

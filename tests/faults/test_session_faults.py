@@ -21,10 +21,10 @@ from linemon_agent import models
 from linemon_agent.broker.hostkeys import HostKeys
 from linemon_agent.broker.sessions import OPEN_TIMEOUT
 from linemon_agent.broker.transport import open_session
-from linemon_agent.config import Credentials
 from linemon_agent.errors import SessionError
 from linemon_agent.models import Router
 from linemon_agent.secrets import Secret
+from linemon_agent.settings import Credentials
 from tests.beds.emulator.client import Emulator
 from tests.beds.trapper import TrapperBed
 from tests.functional.broker_proc import BrokerProcess, emulator_routers

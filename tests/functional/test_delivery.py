@@ -14,9 +14,9 @@ import pytest
 
 from linemon_agent.broker.reporter import Reporter, zabbix_sender
 from linemon_agent.broker.spool import Spool
-from linemon_agent.config import ZabbixSettings
 from linemon_agent.errors import ConfigError
 from linemon_agent.models import TrapperValue
+from linemon_agent.settings import ZabbixSettings
 from tests.beds.trapper import Received, TrapperBed
 
 ITEMS = [(f"router-{r}", f"linemon.ping[line-{r}-{n}]") for r in range(4) for n in range(5)]

@@ -14,11 +14,11 @@ import pytest
 from linemon_agent import models
 from linemon_agent.broker.hostkeys import HostKeys
 from linemon_agent.broker.transport import ScrapliSession, open_session
-from linemon_agent.config import Credentials
 from linemon_agent.errors import SessionError
 from linemon_agent.models import PingRequest, Router
 from linemon_agent.platforms import get_platform
 from linemon_agent.secrets import Secret
+from linemon_agent.settings import Credentials
 from tests.beds.emulator.client import Emulator
 
 PASSWORD = "warm-pw"

@@ -31,9 +31,9 @@ from zabbix_utils import ZabbixAPI
 
 from linemon_agent.broker.reporter import zabbix_sender
 from linemon_agent.broker.syncer import SyncError, fetch_raw
-from linemon_agent.config import ZabbixApiSettings, ZabbixSettings
 from linemon_agent.errors import ConfigError
 from linemon_agent.secrets import Secret
+from linemon_agent.settings import ZabbixApiSettings, ZabbixSettings
 from linemon_agent.zbxtls import TlsError
 from tests.beds.emulator.client import Emulator
 from tests.beds.zabbix_proxy import ZabbixProxy, installed

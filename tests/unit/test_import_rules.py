@@ -51,14 +51,16 @@ def test_a_client_command_runs_without_click_or_the_broker(tmp_path: Path) -> No
     assert not _top(loaded, "linemon_agent.broker")
 
 
-@pytest.mark.parametrize("module", ["models", "validate", "platforms", "zbxmodel", "config"])
+@pytest.mark.parametrize(
+    "module", ["models", "validate", "platforms", "zbxmodel", "config", "settings"]
+)
 def test_shared_modules_import_no_broker(module: str) -> None:
     loaded = _loaded(f"import linemon_agent.{module}")
     assert not _top(loaded, "linemon_agent.broker")
     assert not _top(loaded, "scrapli") and not _top(loaded, "asyncssh")
 
 
-@pytest.mark.parametrize("module", ["models", "validate", "platforms"])
+@pytest.mark.parametrize("module", ["models", "validate", "platforms", "settings"])
 def test_models_and_platforms_import_no_config_parser(module: str) -> None:
     loaded = _loaded(f"import linemon_agent.{module}")
     assert not _top(loaded, "linemon_agent.config") and "tomllib" not in loaded

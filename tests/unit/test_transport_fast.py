@@ -27,10 +27,10 @@ from linemon_agent.broker.transport import (
     _scrapli_kwargs,
     command_timeouts,
 )
-from linemon_agent.config import Credentials
 from linemon_agent.models import PingResult, Router
 from linemon_agent.platforms import get_platform
 from linemon_agent.secrets import Secret
+from linemon_agent.settings import Credentials
 
 COMMAND = "ping 198.51.100.1 repeat 5 timeout 1"
 

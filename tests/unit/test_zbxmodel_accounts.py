@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from linemon_agent.config import Config
 from linemon_agent.errors import ValidationError
+from linemon_agent.settings import Config
 from linemon_agent.zbxmodel import ZbxHost, build, merge, router_protocol
 
 TAG = [("TempType", "LINE")]

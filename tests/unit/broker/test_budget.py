@@ -14,9 +14,9 @@ from linemon_agent.broker import budget
 from linemon_agent.broker.core import Broker
 from linemon_agent.broker.reporter import Reporter
 from linemon_agent.broker.spool import Spool
-from linemon_agent.config import Config
 from linemon_agent.models import Line, PingRequest, Router
 from linemon_agent.platforms import get_platform
+from linemon_agent.settings import Config
 
 
 def test_load_is_session_time_needed_over_session_time_had() -> None:
