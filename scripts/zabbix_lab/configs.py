@@ -68,6 +68,7 @@ def server_conf(lab: Lab) -> str:
         "CacheUpdateFrequency": 1,
         "HousekeepingFrequency": 0,
         "StatsAllowedIP": LISTEN,
+        "ExternalScripts": lab.externalscripts_dir,
         "Timeout": 4,
         "User": "zabbix",
         **_SERVER_PROCESSES,
