@@ -27,16 +27,29 @@ class Via:
     external check `linemon[COMMAND,PARAM]` (linemon_agent/extcheck.py)."""
 
     def __init__(self, kind: str, discover: str, ping: str, status: str, routers: str,
-                 who: str) -> None:
-        self.kind, self.who = kind, who
+                 who: str, guard: tuple[dict[str, Any], ...] = ()) -> None:
+        self.kind, self.who, self.guard = kind, who, guard
         self.discover, self.ping, self.status, self.routers = discover, ping, status, routers
+
+    def steps(self, *more: dict[str, Any]) -> list[dict[str, Any]]:
+        """The preprocessing of an item that runs the client: the guard first."""
+        return [*self.guard, *more]
+
+
+# Zabbix 6.0 takes an external check's output as the value whatever its exit code (measured:
+# the lab's 6.0.14 server stored "linemon: ..." and failed later, in JSON parsing, with its own
+# words around the client's). The client's errors all start with "linemon: ": thrown here, the
+# item or rule turns unsupported with exactly those words.
+CLIENT_ERROR = {"type": "JAVASCRIPT", "parameters": [
+    "if (value.indexOf('linemon: ') === 0) { throw value; } return value;"]}
 
 
 AGENT = Via("ZABBIX_PASSIVE", "linemon.discovery[{$LINEMON.ROUTER}]", "linemon.ping[{#LINE.ID}]",
             "linemon.status", "linemon.routers.json", "the Zabbix agent")
 EXTERNAL = Via("EXTERNAL", "linemon[discover,{$LINEMON.ROUTER}]", "linemon[ping,{#LINE.ID}]",
                "linemon[status]", "linemon[routers]",
-               "the Zabbix server or proxy (external check ExternalScripts/linemon)")
+               "the Zabbix server or proxy (external check ExternalScripts/linemon)",
+               (CLIENT_ERROR,))
 
 # Numeric status codes: 0 and 1 are measurements, 2 and up say why there is none.
 STATUS_CODES = (
@@ -266,6 +279,7 @@ class Builder:
             name, f"{label}queue a ping now", via.ping,
             kind=via.kind, value_type="UNSIGNED", delay="{#LINE.INTERVAL}",
             history="1d", status="DISABLED",
+            **({"preprocessing": via.steps()} if via.guard else {}),
             description=f"For Zabbix-scheduled setups only: {via.who} asks the broker to "
                         "ping the line now (linemon ping --line); the result arrives by "
                         "trapper. Leave disabled when the broker schedules the pings itself.",
@@ -280,6 +294,7 @@ class Builder:
             "lifetime": "7d",
             "description": "The lines the broker knows (linemon discover), all of them or those "
                            "of router {$LINEMON.ROUTER}.",
+            **({"preprocessing": via.steps()} if via.guard else {}),
             "item_prototypes": prototypes,
             "trigger_prototypes": self.line_triggers(name, name, suffix, label),
             "graph_prototypes": self.line_graphs(name, name, suffix, label),
@@ -315,7 +330,8 @@ class Builder:
                       value_type="TEXT", delay="1m", history="1d",
                       description="The broker's health (linemon status --json). Anything but a "
                                   "JSON object (the client's error text) makes it unsupported.",
-                      preprocessing=[{"type": "MATCHES_REGEX", "parameters": ["^\\s*\\{"]}],
+                      preprocessing=via.steps({"type": "MATCHES_REGEX",
+                                               "parameters": ["^\\s*\\{"]}),
                       tags=tags),
             dep("routers", "linemon.routers", "$.routers"),
             dep("lines", "linemon.lines", "$.lines"),
@@ -392,7 +408,8 @@ class Builder:
             value_type="TEXT", delay="1m", history="1d",
             description="The broker's routers with their sessions and load "
                         "(linemon routers --json).",
-            preprocessing=[{"type": "MATCHES_REGEX", "parameters": ["^\\s*\\["]}], tags=tags))
+            preprocessing=via.steps({"type": "MATCHES_REGEX", "parameters": ["^\\s*\\["]}),
+            tags=tags))
         template = self.template(
             t, f"Health of the linemon broker on this host, read by {via.who} from the "
                "broker's socket (linemon status --json, linemon routers --json).",
