@@ -27,6 +27,10 @@ UNIT = Path("/lib/systemd/system/linemon-broker.service")
 CONFIG = Path("/etc/linemon/linemon.toml")
 MEMBER = "linemon-test-member"  # used only when there is no zabbix user
 OUTSIDER = "linemon-test-outsider"
+# The external check: where Debian's zabbix_server and zabbix_proxy look (their compiled-in
+# ExternalScripts), and where zabbix.com's packages set ExternalScripts.
+EXTERNAL_SCRIPTS = ("/etc/zabbix/externalscripts/linemon",
+                    "/usr/lib/zabbix/externalscripts/linemon")
 
 pytestmark = [
     pytest.mark.root,
@@ -151,6 +155,9 @@ def test_install_lays_out_files_user_and_permissions(installed: Path) -> None:
             ).read_text()
     if (ROOT / "zabbix_templates").is_dir():
         assert Path("/usr/share/linemon/zabbix_templates/README.md").exists()
+    for script in EXTERNAL_SCRIPTS:
+        assert os.path.realpath(script) == str(VENV / "bin" / "linemon-extcheck")
+        assert os.access(script, os.X_OK), script
 
     settings = unit_settings()
     assert settings["User"] == settings["Group"] == "linemon"
@@ -199,10 +206,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-def _client(user: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _client(user: str, *args: str, program: str = "/usr/bin/linemon"
+            ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEMON_")}
-    return run("runuser", "-u", user, "--", "/usr/bin/linemon", *args, check=False, env=env,
-               cwd="/")
+    return run("runuser", "-u", user, "--", program, *args, check=False, env=env, cwd="/")
 
 
 def test_broker_serves_its_group_and_refuses_others(installed: Path, tmp_path: Path) -> None:
@@ -229,6 +236,14 @@ def test_broker_serves_its_group_and_refuses_others(installed: Path, tmp_path: P
         refused = _client(OUTSIDER, "status", "--json")
         assert refused.returncode == 77
         assert "permission denied" in refused.stderr.lower()
+
+        for script in EXTERNAL_SCRIPTS:  # as the Zabbix server runs `linemon[status]`
+            external = _client(member, "status", program=script)
+            assert external.returncode == 0, external.stderr
+            assert isinstance(json.loads(external.stdout), dict)
+        refused = _client(OUTSIDER, "status", program=EXTERNAL_SCRIPTS[0])
+        assert refused.returncode == 77
+        assert "restart the Zabbix server or proxy" in refused.stderr
     finally:
         _stop(broker)
     assert broker.returncode == 0, log.read_text()
@@ -276,6 +291,7 @@ def test_remove_keeps_config_and_purge_leaves_nothing(installed: Path) -> None:
             "/etc/linemon", "/var/lib/linemon", "/run/linemon", str(VENV), str(UNIT),
             "/usr/share/linemon", "/etc/zabbix/zabbix_agentd.d/linemon.conf",
             "/etc/zabbix/zabbix_agent2.d/linemon.conf", "/usr/share/doc/linemon-agent",
+            *EXTERNAL_SCRIPTS,
         )
         if os.path.lexists(path)
     ]
