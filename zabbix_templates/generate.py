@@ -36,10 +36,10 @@ class Via:
         return [*self.guard, *more]
 
 
-# Zabbix 6.0 takes an external check's output as the value whatever its exit code (measured:
-# the lab's 6.0.14 server stored "linemon: ..." and failed later, in JSON parsing, with its own
-# words around the client's). The client's errors all start with "linemon: ": thrown here, the
-# item or rule turns unsupported with exactly those words.
+# Zabbix takes an external check's output as the value whatever its exit code (measured: the
+# labs' 6.0.14 and 7.0.22 servers stored "linemon: ..." and failed later, in JSON parsing, with
+# their own words around the client's). The client's errors all start with "linemon: ": thrown
+# here, the item or rule turns unsupported with those words in full.
 CLIENT_ERROR = {"type": "JAVASCRIPT", "parameters": [
     "if (value.indexOf('linemon: ') === 0) { throw value; } return value;"]}
 

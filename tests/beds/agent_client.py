@@ -70,11 +70,12 @@ def install_client(root: Path, group: str) -> tuple[Path, Path]:
     return linemon, socket
 
 
-def install_extcheck(root: Path, socket: Path, scripts_dir: Path) -> Path:
+def install_extcheck(lib: Path, socket: Path, scripts_dir: Path) -> Path:
     """Put `linemon` into a Zabbix server's ExternalScripts ``scripts_dir``: the external check
-    (linemon_agent/extcheck.py) of the client copy that install_client made in ``root``."""
+    (linemon_agent/extcheck.py) of the client copy that install_client made (``lib`` is its
+    ``lib`` and ``socket`` its socket, as the server sees them: inside its chroot, if any)."""
     script = scripts_dir / "linemon"
-    script.write_text(EXTCHECK.format(lib=str(root / "lib"), socket=str(socket)))
+    script.write_text(EXTCHECK.format(lib=str(lib), socket=str(socket)))
     script.chmod(0o755)
     return script
 

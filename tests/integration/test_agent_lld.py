@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +165,7 @@ def test_discovery_through_the_agent_creates_the_lines_items(
 
     # The agent item that queues a ping (enabled here, checked now): the result comes back
     # to the discovered trapper item, and through it to the dependent items.
-    check_now_enabled(zabbix_lab, api, items["linemon.ping[L-A]"])
+    check_now_enabled(zabbix_lab.reload_config_cache, api, items["linemon.ping[L-A]"])
 
     def history(key: str) -> list[str]:
         return values(api, items[key])
@@ -182,11 +182,12 @@ def test_discovery_through_the_agent_creates_the_lines_items(
     assert "198.51.100.21" in {p["target"] for p in emulator.pings("pe1")}
 
 
-def check_now_enabled(lab: ZabbixLab, api: ZabbixAPI, item: dict[str, str]) -> None:
+def check_now_enabled(reload_config_cache: Callable[[], None], api: ZabbixAPI,
+                      item: dict[str, str]) -> None:
     """Enable a discovered item (a disabled prototype's) and have the server check it now."""
-    lab.reload_config_cache()  # the new trapper items must be known before values
+    reload_config_cache()  # the new trapper items must be known before values
     api.item.update(itemid=item["itemid"], status=0)
-    lab.reload_config_cache()
+    reload_config_cache()
     api.task.create(type=6, request={"itemid": item["itemid"]})
 
 
