@@ -7,7 +7,8 @@ The server, as its user zabbix, runs the script that the package installs as
 /etc/zabbix/externalscripts/linemon: here the client copy of tests/beds/agent_client.py in
 the lab's ExternalScripts directory (scripts/zabbix_lab). The broker's socket is group
 zabbix (the server's group, by number inside the chroot), mode 0660, in a directory of that
-group, as for the agent tests.
+group, as for the agent tests. One more test runs the check in a real 6.0 proxy (the
+deployment it is for: a proxy beside the broker) and reads the value in the server.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from zabbix_utils import ZabbixAPI
 
 from tests.beds.agent_client import agent_broker, install_client, install_extcheck
 from tests.beds.emulator.client import Emulator
+from tests.beds.zabbix_proxy import ZabbixProxy, installed
 from tests.functional.broker_proc import BrokerProcess
 from tests.integration.lab70 import zabbix70_api, zabbix70_lab
 from tests.integration.test_agent_lld import (
@@ -53,6 +55,7 @@ TEMPLATES = {
 LINE_KEYS = tuple(k for k in PER_LINE_KEYS if k != "linemon.ping")
 RESTART = "restart the Zabbix server or proxy that runs this check"
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+PROXY = ("127.34.3.1", 21081)  # where the test's proxy listens (test_proxies uses 127.34.1.x)
 SNMP_INTERFACE = {"type": 2, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "", "port": "161",
                   "details": {"version": 2, "community": "public"}}
 
@@ -305,3 +308,43 @@ def test_a_socket_without_permission_turns_the_items_unsupported_in_the_clients_
     # the lines found before stay (the rule's lifetime)
     assert int(api.item.get(hostids=host.hostid, search={"key_": "linemon.result["},
                             countOutput=True)) == 2  # L-A's and L-B's
+
+
+def test_a_proxy_beside_the_broker_runs_the_check_and_the_server_gets_the_value(
+    server: Server, host_name: str, socket_path: Path, broker: BrokerProcess,
+    tmp_path: Path
+) -> None:
+    """The deployment the external check is for: the proxy that monitors the host runs
+    ExternalScripts/linemon and forwards the value to the server (Debian 12's 6.0 proxy; the
+    bed runs it as root, so the socket's group is the server tests' business)."""
+    if server.version != "6.0" or installed() is None:
+        pytest.skip("a zabbix_proxy (6.0, SQLite3) runs next to the 6.0 lab only")
+    api = server.api
+    scripts = tmp_path / "externalscripts"
+    scripts.mkdir()
+    install_extcheck(socket_path.parents[1] / "lib", socket_path, scripts)
+    name = f"{host_name}-proxy"
+    proxyid = api.proxy.create(host=name, status=5)["proxyids"][0]  # active
+    (templateid,) = [row["templateid"] for row in api.template.get(
+        filter={"host": "Template linemon broker health by external check"},
+        output=["templateid"])]
+    groupid = api.hostgroup.create(name=name)["groupids"][0]
+    hostid = api.host.create(host=name, groups=[{"groupid": groupid}], proxy_hostid=proxyid,
+                             interfaces=[SNMP_INTERFACE],
+                             templates=[{"templateid": templateid}])["hostids"][0]
+    items = {row["key_"]: row for row in api.item.get(
+        hostids=hostid, output=["itemid", "key_", "value_type"])}
+    server.reload_config_cache()
+    try:
+        with ZabbixProxy(name, "{}:{}".format(*server.trapper), *PROXY, tmp_path / "proxy",
+                         external_scripts=scripts) as proxy:
+            proxy.wait_for_host(name, timeout=30)
+            api.task.create(type=6, request={"itemid": items["linemon[status]"]["itemid"]})
+            lines = wait_for(lambda: values(api, items["linemon.lines"]),
+                             "the lines count from the proxy's linemon[status]", timeout=60)
+            assert lines == [str(len(LINES))]
+            assert items["linemon[status]"]["itemid"] in proxy.history_itemids()
+    finally:
+        api.host.delete(hostid)
+        api.hostgroup.delete(groupid)
+        api.proxy.delete(proxyid)
