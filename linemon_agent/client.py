@@ -12,9 +12,12 @@ import pwd
 import socket
 import stat
 from collections.abc import Mapping
-from typing import Any
 
 from linemon_agent import protocol
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up CPU (-X importtime); only mypy needs it
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_SOCKET = "/run/linemon/broker.sock"
 DEFAULT_CONFIG = "/etc/linemon/linemon.toml"  # the same default as config.DEFAULT_CONFIG
@@ -119,11 +122,13 @@ def call(
     *,
     path: str | None = None,
     timeout: float = 5.0,
+    restart: str = "the agent",
 ) -> Any:
     """Send one request and return the broker's result; raise ClientError on any failure.
 
     ``args`` is the request's arguments, kept apart from the client's own ``path`` and
-    ``timeout`` so that a ping's ``timeout`` option never collides with them.
+    ``timeout`` so that a ping's ``timeout`` option never collides with them. ``restart``
+    names the program that must restart to join the socket's group (permission advice).
     """
     where = path if isinstance(path, SocketPath) else socket_path(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -132,7 +137,7 @@ def call(
         try:
             sock.connect(where)
         except OSError as exc:
-            raise _connect_error(exc, where) from None
+            raise _connect_error(exc, where, restart) from None
         try:
             sock.sendall(protocol.request(op, **dict(args or {})))
             reply = _read_line(sock)
@@ -174,7 +179,7 @@ def _read_line(sock: socket.socket) -> bytes:
             raise ClientError("the broker's answer is larger than the protocol allows", 1)
 
 
-def _connect_error(exc: OSError, path: SocketPath) -> ClientError:
+def _connect_error(exc: OSError, path: SocketPath, restart: str) -> ClientError:
     origin = f" (from {path.origin})"
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
         return ClientError(
@@ -193,7 +198,7 @@ def _connect_error(exc: OSError, path: SocketPath) -> ClientError:
             f"the broker is not running (connection refused on {path}{origin})", EXIT_BROKER_DOWN
         )
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return ClientError(_permission_advice(path), EXIT_PERMISSION)
+        return ClientError(_permission_advice(path, restart), EXIT_PERMISSION)
     return ClientError(
         f"cannot connect to the broker at {path}{origin}: {exc.strerror or exc}", EXIT_FAILURE
     )
@@ -206,7 +211,7 @@ def _is_socket(path: str) -> bool:
         return True  # cannot tell: say what connect said
 
 
-def _permission_advice(path: str) -> str:
+def _permission_advice(path: str, restart: str = "the agent") -> str:
     """Name the group that would let this user in (the socket's, else its directory's)."""
     for where in (path, os.path.dirname(path)):
         try:
@@ -219,9 +224,9 @@ def _permission_advice(path: str) -> str:
         return (
             f"permission denied on {path} ({what}group {group}, mode "
             f"{stat.S_IMODE(info.st_mode):04o}): add user {user} to group {group} "
-            f"(usermod -aG {group} {user}) and restart the agent"
+            f"(usermod -aG {group} {user}) and restart {restart}"
         )
     return (
         f"permission denied on {path} (or a directory above it): add this user to the "
-        "socket's group (e.g. usermod -aG linemon zabbix) and restart the agent"
+        f"socket's group (e.g. usermod -aG linemon zabbix) and restart {restart}"
     )

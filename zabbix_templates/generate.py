@@ -18,6 +18,38 @@ GROUP = "Templates/linemon"
 LINE_T = "Template linemon line by trapper"
 LLD_T = "Template linemon lines by agent LLD"
 HEALTH_T = "Template linemon broker health"
+EXT_LLD_T = "Template linemon lines by external check"
+EXT_HEALTH_T = "Template linemon broker health by external check"
+
+
+class Via:
+    """How Zabbix asks the client: the agent's UserParameters, or the server's or proxy's
+    external check `linemon[COMMAND,PARAM]` (linemon_agent/extcheck.py)."""
+
+    def __init__(self, kind: str, discover: str, ping: str, status: str, routers: str,
+                 who: str, guard: tuple[dict[str, Any], ...] = ()) -> None:
+        self.kind, self.who, self.guard = kind, who, guard
+        self.discover, self.ping, self.status, self.routers = discover, ping, status, routers
+
+    def steps(self, *more: dict[str, Any]) -> list[dict[str, Any]]:
+        """The preprocessing of an item that runs the client: the guard first."""
+        return [*self.guard, *more]
+
+
+# Zabbix takes an external check's output as the value whatever its exit code (measured: the
+# labs' 6.0.14 and 7.0.22 servers stored "linemon: ..." and failed later, in JSON parsing, with
+# their own words around the client's). The client's errors all start with "linemon: ": thrown
+# here, the item or rule turns unsupported with those words in full.
+CLIENT_ERROR = {"type": "JAVASCRIPT", "parameters": [
+    "if (value.indexOf('linemon: ') === 0) { throw value; } return value;"]}
+
+
+AGENT = Via("ZABBIX_PASSIVE", "linemon.discovery[{$LINEMON.ROUTER}]", "linemon.ping[{#LINE.ID}]",
+            "linemon.status", "linemon.routers.json", "the Zabbix agent")
+EXTERNAL = Via("EXTERNAL", "linemon[discover,{$LINEMON.ROUTER}]", "linemon[ping,{#LINE.ID}]",
+               "linemon[status]", "linemon[routers]",
+               "the Zabbix server or proxy (external check ExternalScripts/linemon)",
+               (CLIENT_ERROR,))
 
 # Numeric status codes: 0 and 1 are measurements, 2 and up say why there is none.
 STATUS_CODES = (
@@ -236,32 +268,36 @@ class Builder:
         )
         return self.export(template, graphs=self.line_graphs(LINE_T, LINE_T, "", "linemon: "))
 
-    def lines_lld(self) -> dict[str, Any]:
+    def lines_lld(self, via: Via = AGENT) -> dict[str, Any]:
+        name = LLD_T if via is AGENT else EXT_LLD_T
         suffix, label = "[{#LINE.ID}]", "Line {#LINE.ID}: "
         tags = [{"tag": "component", "value": "line"}, {"tag": "line", "value": "{#LINE.ID}"},
                 {"tag": "router", "value": "{#LINE.ROUTER}"},
                 {"tag": "target", "value": "{#LINE.TARGET}"}]
-        prototypes = self.line_items(LLD_T, suffix, label, tags)
+        prototypes = self.line_items(name, suffix, label, tags)
         prototypes.append(self.item(
-            LLD_T, f"{label}queue a ping now", "linemon.ping[{#LINE.ID}]",
-            kind="ZABBIX_PASSIVE", value_type="UNSIGNED", delay="{#LINE.INTERVAL}",
+            name, f"{label}queue a ping now", via.ping,
+            kind=via.kind, value_type="UNSIGNED", delay="{#LINE.INTERVAL}",
             history="1d", status="DISABLED",
-            description="For Zabbix-scheduled setups only: the agent asks the broker to ping "
-                        "the line now (linemon ping --line); the result arrives by trapper. "
-                        "Leave disabled when the broker schedules the pings itself.",
+            **({"preprocessing": via.steps()} if via.guard else {}),
+            description=f"For Zabbix-scheduled setups only: {via.who} asks the broker to "
+                        "ping the line now (linemon ping --line); the result arrives by "
+                        "trapper. Leave disabled when the broker schedules the pings itself.",
             tags=tags,
         ))
         rule = {
-            "uuid": self.uuid(LLD_T, "discovery"),
+            "uuid": self.uuid(name, "discovery"),
             "name": "linemon lines",
-            "key": "linemon.discovery[{$LINEMON.ROUTER}]",
+            **({} if via is AGENT else {"type": via.kind}),
+            "key": via.discover,
             "delay": "{$LINEMON.LLD.INTERVAL}",
             "lifetime": "7d",
             "description": "The lines the broker knows (linemon discover), all of them or those "
                            "of router {$LINEMON.ROUTER}.",
+            **({"preprocessing": via.steps()} if via.guard else {}),
             "item_prototypes": prototypes,
-            "trigger_prototypes": self.line_triggers(LLD_T, LLD_T, suffix, label),
-            "graph_prototypes": self.line_graphs(LLD_T, LLD_T, suffix, label),
+            "trigger_prototypes": self.line_triggers(name, name, suffix, label),
+            "graph_prototypes": self.line_graphs(name, name, suffix, label),
         }
         macros = (
             *LINE_MACROS,
@@ -269,15 +305,15 @@ class Builder:
             ("{$LINEMON.LLD.INTERVAL}", "1h", "How often to discover the lines."),
         )
         template = self.template(
-            LLD_T,
-            "The lines of one router (or of the whole broker) discovered through the Zabbix "
-            "agent; each line's results arrive by trapper as linemon.result[<line id>].",
-            macros, discovery_rules=[rule], valuemaps=self.valuemaps(LLD_T),
+            name,
+            "The lines of one router (or of the whole broker) discovered through "
+            f"{via.who}; each line's results arrive by trapper as linemon.result[<line id>].",
+            macros, discovery_rules=[rule], valuemaps=self.valuemaps(name),
         )
         return self.export(template)
 
-    def broker_health(self) -> dict[str, Any]:
-        t, master = HEALTH_T, "linemon.status"
+    def broker_health(self, via: Via = AGENT) -> dict[str, Any]:
+        t, master = (HEALTH_T if via is AGENT else EXT_HEALTH_T), via.status
         tags = [{"tag": "component", "value": "broker"}]
         change = ({"type": "SIMPLE_CHANGE", "parameters": [""]},)
 
@@ -290,11 +326,12 @@ class Builder:
             return f"/{t}/{key}"
 
         items = [
-            self.item(t, "linemon broker: status", master, kind="ZABBIX_PASSIVE",
+            self.item(t, "linemon broker: status", master, kind=via.kind,
                       value_type="TEXT", delay="1m", history="1d",
                       description="The broker's health (linemon status --json). Anything but a "
                                   "JSON object (the client's error text) makes it unsupported.",
-                      preprocessing=[{"type": "MATCHES_REGEX", "parameters": ["^\\s*\\{"]}],
+                      preprocessing=via.steps({"type": "MATCHES_REGEX",
+                                               "parameters": ["^\\s*\\{"]}),
                       tags=tags),
             dep("routers", "linemon.routers", "$.routers"),
             dep("lines", "linemon.lines", "$.lines"),
@@ -319,8 +356,8 @@ class Builder:
             self.trigger(t, "linemon broker: down or not answering",
                          f"nodata({ref(master)},{{$LINEMON.BROKER.NODATA}})=1", "HIGH",
                          description="No health JSON for {$LINEMON.BROKER.NODATA}: the broker "
-                                     "is stopped, its socket refuses the agent (group and mode), "
-                                     "or the status item is unsupported."),
+                                     f"is stopped, its socket refuses {via.who} (group and "
+                                     "mode), or the status item is unsupported."),
             self.trigger(t, "linemon broker: {$LINEMON.SPOOL.PENDING.MAX} values waiting "
                             "for {$LINEMON.SPOOL.WINDOW}",
                          f"min({ref('linemon.delivery.pending')},{{$LINEMON.SPOOL.WINDOW}})"
@@ -367,19 +404,20 @@ class Builder:
             ("{$LINEMON.ROUTER.LOAD.WINDOW}", "15m", "How long the load must stay above it."),
         )
         items.append(self.item(
-            t, "linemon broker: routers JSON", "linemon.routers.json", kind="ZABBIX_PASSIVE",
+            t, "linemon broker: routers JSON", via.routers, kind=via.kind,
             value_type="TEXT", delay="1m", history="1d",
             description="The broker's routers with their sessions and load "
                         "(linemon routers --json).",
-            preprocessing=[{"type": "MATCHES_REGEX", "parameters": ["^\\s*\\["]}], tags=tags))
+            preprocessing=via.steps({"type": "MATCHES_REGEX", "parameters": ["^\\s*\\["]}),
+            tags=tags))
         template = self.template(
-            t, "Health of the linemon broker on this host, read by the Zabbix agent from the "
+            t, f"Health of the linemon broker on this host, read by {via.who} from the "
                "broker's socket (linemon status --json, linemon routers --json).",
-            macros, items=items, discovery_rules=[self.router_rule(t)],
+            macros, items=items, discovery_rules=[self.router_rule(t, via.routers)],
         )
         return self.export(template)
 
-    def router_rule(self, t: str) -> dict[str, Any]:
+    def router_rule(self, t: str, routers: str) -> dict[str, Any]:
         """Per-router load and skipped pings, discovered from the routers JSON."""
         key = "linemon.router.load[{#ROUTER}]"
         tags = [{"tag": "component", "value": "router"}, {"tag": "router", "value": "{#ROUTER}"}]
@@ -387,7 +425,7 @@ class Builder:
 
         def dep(name: str, key: str, field: str, value_type: str,
                 **extra: Any) -> dict[str, Any]:
-            return self.dependent(t, f"Router {{#ROUTER}}: {name}", key, "linemon.routers.json",
+            return self.dependent(t, f"Router {{#ROUTER}}: {name}", key, routers,
                                   f"{pick}.{field}.first()", value_type=value_type, tags=tags,
                                   **extra)
 
@@ -418,7 +456,7 @@ class Builder:
             **timing,
             "lifetime": "7d",
             "description": "The broker's routers, from the routers JSON.",
-            "master_item": {"key": "linemon.routers.json"},
+            "master_item": {"key": routers},
             "lld_macro_paths": [{"lld_macro": "{#ROUTER}", "path": "$.name"}],
             "item_prototypes": prototypes,
             "trigger_prototypes": [trigger],
@@ -463,8 +501,11 @@ def quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-FILES = {"linemon_line_trapper": "line_trapper", "linemon_lines_agent_lld": "lines_lld",
-         "linemon_broker_health": "broker_health"}
+FILES = {"linemon_line_trapper": ("line_trapper", AGENT),
+         "linemon_lines_agent_lld": ("lines_lld", AGENT),
+         "linemon_broker_health": ("broker_health", AGENT),
+         "linemon_lines_external": ("lines_lld", EXTERNAL),
+         "linemon_broker_health_external": ("broker_health", EXTERNAL)}
 
 
 def render() -> dict[Path, str]:
@@ -472,8 +513,8 @@ def render() -> dict[Path, str]:
     files: dict[Path, str] = {}
     for version in VERSIONS:
         builder = Builder(version)
-        for folder, method in FILES.items():
-            data = getattr(builder, method)()
+        for folder, (method, via) in FILES.items():
+            data = getattr(builder, method)() if via is AGENT else getattr(builder, method)(via)
             files[Path(folder) / f"{folder}_{version}.yaml"] = "\n".join(dump(data)) + "\n"
     return files
 

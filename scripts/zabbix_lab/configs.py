@@ -72,6 +72,7 @@ def server_conf(lab: Lab, with_tls: bool = False) -> str:
         "CacheUpdateFrequency": 1,
         "HousekeepingFrequency": 0,
         "StatsAllowedIP": LISTEN,
+        "ExternalScripts": lab.externalscripts_dir,
         "Timeout": 4,
         "User": "zabbix",
         **_SERVER_PROCESSES,

@@ -54,6 +54,7 @@ def server_is_up(lab: Lab) -> bool:
 
 def start_server(lab: Lab) -> bool:
     """Write the server's config and start it; True if it had to be started."""
+    lab.externalscripts_dir.mkdir(mode=0o755, parents=True, exist_ok=True)  # root's: zabbix runs
     _own_dir(lab.server_dir, "zabbix")
     with_tls = (lab.tls_dir / "server.key").exists()
     if _write(lab.server_conf, configs.server_conf(lab, with_tls)):

@@ -94,6 +94,11 @@ class Lab:
         return self.server_dir / "zabbix_server.conf"
 
     @property
+    def externalscripts_dir(self) -> Path:
+        """The server's ExternalScripts: tests put the external-check script `linemon` here."""
+        return self.root / "externalscripts"
+
+    @property
     def agent_dir(self) -> Path:
         return self.root / "agent"
 
@@ -126,6 +131,7 @@ class Lab:
             "LINEMON_ZABBIX_AGENT_HOSTNAME": AGENT_HOSTNAME,
             "LINEMON_ZABBIX_AGENT_INCLUDE_DIR": str(self.include_dir),
             "LINEMON_ZABBIX_LAB_DIR": str(self.root),
+            "LINEMON_ZABBIX_EXTERNALSCRIPTS_DIR": str(self.externalscripts_dir),
         }
 
 

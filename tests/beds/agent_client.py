@@ -38,6 +38,19 @@ main()
 '''
 
 
+EXTCHECK = '''#!/usr/bin/python3 -I
+"""linemon as a test server's external check: the client copy, the test broker's socket."""
+import os
+import sys
+
+sys.path.insert(0, {lib!r})
+os.environ.setdefault("LINEMON_SOCKET", {socket!r})
+from linemon_agent.extcheck import run
+
+run()
+'''
+
+
 def install_client(root: Path, group: str) -> tuple[Path, Path]:
     """Make ``root`` hold the client copy; return (the `linemon` program, the socket path)."""
     root.chmod(0o755)  # the program, like /usr/lib/linemon-agent: anyone may run it
@@ -55,6 +68,16 @@ def install_client(root: Path, group: str) -> tuple[Path, Path]:
     linemon.write_text(WRAPPER.format(lib=str(lib), socket=str(socket)))
     linemon.chmod(0o755)
     return linemon, socket
+
+
+def install_extcheck(lib: Path, socket: Path, scripts_dir: Path) -> Path:
+    """Put `linemon` into a Zabbix server's ExternalScripts ``scripts_dir``: the external check
+    (linemon_agent/extcheck.py) of the client copy that install_client made (``lib`` is its
+    ``lib`` and ``socket`` its socket, as the server sees them: inside its chroot, if any)."""
+    script = scripts_dir / "linemon"
+    script.write_text(EXTCHECK.format(lib=str(lib), socket=str(socket)))
+    script.chmod(0o755)
+    return script
 
 
 def drop_in(name: str, linemon: Path) -> str:

@@ -81,6 +81,7 @@ class ZabbixProxy:
         workdir: Path,
         config_frequency: int = 2,
         data_sender_frequency: int = 1,
+        external_scripts: Path | None = None,
     ) -> None:
         self.name = name
         self.server = server
@@ -89,6 +90,7 @@ class ZabbixProxy:
         self.workdir = workdir
         self.config_frequency = config_frequency
         self.data_sender_frequency = data_sender_frequency
+        self.external_scripts = external_scripts  # ExternalScripts: where external checks live
         self.conf = workdir / "zabbix_proxy.conf"
         self.db = workdir / "zabbix_proxy.db"
         self.log = workdir / "zabbix_proxy.log"
@@ -116,6 +118,8 @@ class ZabbixProxy:
             "Timeout": 4,
             **_PROCESSES,
         }
+        if self.external_scripts is not None:
+            settings["ExternalScripts"] = self.external_scripts
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
     def _create_db(self) -> None:

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -165,17 +165,10 @@ def test_discovery_through_the_agent_creates_the_lines_items(
 
     # The agent item that queues a ping (enabled here, checked now): the result comes back
     # to the discovered trapper item, and through it to the dependent items.
-    zabbix_lab.reload_config_cache()  # the new trapper items must be known before values
-    ping = items["linemon.ping[L-A]"]
-    api.item.update(itemid=ping["itemid"], status=0)
-    zabbix_lab.reload_config_cache()
-    api.task.create(type=6, request={"itemid": ping["itemid"]})
+    check_now_enabled(zabbix_lab.reload_config_cache, api, items["linemon.ping[L-A]"])
 
     def history(key: str) -> list[str]:
-        item = items[key]
-        rows = api.history.get(itemids=item["itemid"], history=int(item["value_type"]),
-                               sortfield="clock", sortorder="ASC", output=["value"])
-        return [row["value"] for row in rows]
+        return values(api, items[key])
 
     assert wait_for(lambda: history("linemon.ping[L-A]"), "the agent's ping item",
                     timeout=30)[0] == "1"
@@ -187,6 +180,22 @@ def test_discovery_through_the_agent_creates_the_lines_items(
     assert {float(v) for v in wait_for(lambda: history("linemon.loss[L-A]"), "loss")} == {20.0}
     assert set(history("linemon.status[L-A]")) == {"ok"}
     assert "198.51.100.21" in {p["target"] for p in emulator.pings("pe1")}
+
+
+def check_now_enabled(reload_config_cache: Callable[[], None], api: ZabbixAPI,
+                      item: dict[str, str]) -> None:
+    """Enable a discovered item (a disabled prototype's) and have the server check it now."""
+    reload_config_cache()  # the new trapper items must be known before values
+    api.item.update(itemid=item["itemid"], status=0)
+    reload_config_cache()
+    api.task.create(type=6, request={"itemid": item["itemid"]})
+
+
+def values(api: ZabbixAPI, item: dict[str, str]) -> list[str]:
+    """The item's history, oldest first."""
+    rows = api.history.get(itemids=item["itemid"], history=int(item["value_type"]),
+                           sortfield="clock", sortorder="ASC", output=["value"])
+    return [row["value"] for row in rows]
 
 
 def test_discovery_failure_shows_the_clients_words(

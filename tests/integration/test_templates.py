@@ -20,6 +20,9 @@ pytestmark = pytest.mark.zabbix
 TEMPLATES = Path(__file__).resolve().parents[2] / "zabbix_templates"
 FILES_60 = sorted(TEMPLATES.glob("*/*_6.0.yaml"))
 LINE_TEMPLATE = "Template linemon line by trapper"
+ALL_TEMPLATES = {LINE_TEMPLATE, "Template linemon lines by agent LLD",
+                 "Template linemon broker health", "Template linemon lines by external check",
+                 "Template linemon broker health by external check"}
 BOTH = {"createMissing": True, "updateExisting": True}
 RULES = {
     "groups": {"createMissing": True},
@@ -59,8 +62,7 @@ def imported(zabbix_api: ZabbixAPI) -> dict[str, str]:
 
 def test_every_template_imports_and_reimports(zabbix_api: ZabbixAPI,
                                               imported: dict[str, str]) -> None:
-    assert set(imported) == {LINE_TEMPLATE, "Template linemon lines by agent LLD",
-                             "Template linemon broker health"}
+    assert set(imported) == ALL_TEMPLATES
     counts = {name: zabbix_api.item.get(templateids=tid, countOutput=True)
               for name, tid in imported.items()}
     for path in FILES_60:

@@ -40,6 +40,10 @@ AGENT_LINKS = {
 CONFIG = Path("/etc/linemon/linemon.toml")
 MEMBER = "linemon-test-member"  # used only when there is no zabbix user
 OUTSIDER = "linemon-test-outsider"
+# The external check: where Debian's zabbix_server and zabbix_proxy look (their compiled-in
+# ExternalScripts), and where zabbix.com's packages set ExternalScripts.
+EXTERNAL_SCRIPTS = ("/etc/zabbix/externalscripts/linemon",
+                    "/usr/lib/zabbix/externalscripts/linemon")
 
 pytestmark = opt_in("installs system packages")
 
@@ -164,6 +168,9 @@ def test_install_lays_out_files_user_and_permissions(installed: Path) -> None:
               "import ssl, sslpsk3; c = sslpsk3.SSLPSKContext(ssl.PROTOCOL_TLS_CLIENT);"
               " c.set_psk_client_callback(lambda h: ('id', bytes(16))); print('ok')")
     assert psk.stdout.strip() == "ok"
+    for script in EXTERNAL_SCRIPTS:
+        assert os.path.realpath(script) == str(VENV / "bin" / "linemon-extcheck")
+        assert os.access(script, os.X_OK), script
 
     settings = unit_settings()
     assert settings["User"] == settings["Group"] == "linemon"
@@ -189,10 +196,10 @@ def _start_broker_as_the_unit_would(log: Path) -> subprocess.Popen[bytes]:
                                 stderr=subprocess.STDOUT, cwd="/")
 
 
-def _client(user: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _client(user: str, *args: str, program: str = "/usr/bin/linemon"
+            ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEMON_")}
-    return run("runuser", "-u", user, "--", "/usr/bin/linemon", *args, check=False, env=env,
-               cwd="/")
+    return run("runuser", "-u", user, "--", program, *args, check=False, env=env, cwd="/")
 
 
 def test_broker_serves_its_group_and_refuses_others(installed: Path, tmp_path: Path) -> None:
@@ -219,6 +226,14 @@ def test_broker_serves_its_group_and_refuses_others(installed: Path, tmp_path: P
         refused = _client(OUTSIDER, "status", "--json")
         assert refused.returncode == 77
         assert "permission denied" in refused.stderr.lower()
+
+        for script in EXTERNAL_SCRIPTS:  # as the Zabbix server runs `linemon[status]`
+            external = _client(member, "status", program=script)
+            assert external.returncode == 0, external.stderr
+            assert isinstance(json.loads(external.stdout), dict)
+        refused = _client(OUTSIDER, "status", program=EXTERNAL_SCRIPTS[0])
+        assert refused.returncode == 77
+        assert "restart the Zabbix server or proxy" in refused.stderr
     finally:
         stop(broker)
     assert broker.returncode == 0, log.read_text()
@@ -268,6 +283,7 @@ def test_remove_keeps_config_and_purge_leaves_nothing(installed: Path) -> None:
         path for path in (
             "/etc/linemon", "/var/lib/linemon", "/run/linemon", str(VENV), str(UNIT),
             "/usr/share/linemon", "/usr/share/doc/linemon-agent", *AGENT_LINKS,
+            *EXTERNAL_SCRIPTS,
         )
         if os.path.lexists(path)
     ]

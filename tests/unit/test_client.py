@@ -78,14 +78,17 @@ def test_permission_denied() -> None:
     assert "usermod -aG root nobody" in message
 
 
-def _serve_once(path: Path, reply: bytes) -> threading.Thread:
+def _serve_once(path: Path, reply: bytes, seen: list[bytes] | None = None) -> threading.Thread:
+    """Answer one request at ``path`` with ``reply``; the request goes into ``seen``."""
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(path))
     server.listen()
 
     def run() -> None:
         conn, _ = server.accept()
-        conn.recv(65536)
+        request = conn.recv(65536)
+        if seen is not None:
+            seen.append(request)
         conn.sendall(reply)
         conn.close()
         server.close()

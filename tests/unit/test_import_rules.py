@@ -30,7 +30,7 @@ def _top(modules: set[str], prefix: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "module",
-    ["options", "errors", "protocol", "client", "clientcli"],
+    ["options", "errors", "protocol", "client", "clientcli", "extcheck"],
 )
 def test_client_path_imports_nothing_heavy(module: str) -> None:
     loaded = _loaded(f"import linemon_agent.{module}")

@@ -108,7 +108,7 @@ def test_parser_rejects_what_it_does_not_know() -> None:
 
 
 def test_versions_and_group_keys(parsed: dict[Path, dict[str, Any]]) -> None:
-    assert len(parsed) == 6
+    assert len(parsed) == 10
     for path, export in parsed.items():
         version = path.stem.rsplit("_", 1)[1]
         assert export["version"] == version
@@ -185,3 +185,34 @@ def test_status_codes_match_linemon() -> None:
     from linemon_agent.models import ALL_STATUSES
 
     assert generator().STATUS_CODES == ALL_STATUSES
+
+
+def test_external_check_templates_mirror_the_agent_ones(
+    parsed: dict[Path, dict[str, Any]]
+) -> None:
+    """The same items, triggers and graphs; only the keys the client answers differ, and each
+    of those is a `linemon[COMMAND,...]` that linemon_agent/extcheck.py accepts."""
+    from linemon_agent import extcheck
+
+    gen = generator()
+    agent_to_external = {getattr(gen.AGENT, f): getattr(gen.EXTERNAL, f)
+                         for f in ("discover", "ping", "status", "routers")}
+    pairs = {"linemon_lines_agent_lld": "linemon_lines_external",
+             "linemon_broker_health": "linemon_broker_health_external"}
+    checked = 0
+    for version in ("6.0", "7.0"):
+        for agent_dir, external_dir in pairs.items():
+            (agent,) = parsed[ROOT / agent_dir / f"{agent_dir}_{version}.yaml"]["templates"]
+            (external,) = parsed[ROOT / external_dir / f"{external_dir}_{version}.yaml"][
+                "templates"]
+            keys = {agent_to_external.get(k, k) for k in walk(agent, "key")}
+            assert keys == set(walk(external, "key"))
+            assert len(walk(agent, "expression")) == len(walk(external, "expression"))
+            for items in [*_collections(external), external.get("discovery_rules", [])]:
+                for item in items:
+                    if item.get("type") == "EXTERNAL":
+                        assert item["key"].startswith("linemon[") and item["key"][-1] == "]"
+                        command, *params = item["key"][len("linemon["):-1].split(",")
+                        assert command in extcheck.KEYS and len(params) <= 1, item["key"]
+                        checked += 1
+    assert checked == 2 * 4  # per version: discovery, ping, status, routers
