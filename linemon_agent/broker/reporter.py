@@ -480,6 +480,26 @@ def _counts(response: Any, sent: int) -> tuple[int, int, int]:
     return processed, max((f for _, f in per_node), default=0), sent
 
 
+def members(settings: ZabbixSettings) -> list[str]:
+    """``server = "a;b:10052"``: the members of one Zabbix 7.0 proxy group (or HA cluster), as
+    the agent's ServerActive writes them; a member without a port has ``port``."""
+    return [m if ":" in m else f"{m}:{settings.port}"
+            for m in (m.strip() for m in settings.server.split(";")) if m]
+
+
+def keep_members(sender: AsyncSender, settings: ZabbixSettings) -> None:
+    """zabbix_utils (2.0.4) follows a 7.0 redirect ("this host is on proxy B") by overwriting
+    the member that answered with B's address: put back a member so lost, so the next batch
+    can still reach it (it tries the one that answered last first)."""
+    if ";" not in settings.server or settings.use_agent_config:
+        return
+    nodes = sender.clusters[0].nodes
+    have = {f"{n.address}:{n.port}" for n in nodes}
+    for member in members(settings):
+        if member not in have:
+            nodes.append(type(nodes[0])(*member.split(":")))
+
+
 def zabbix_sender(settings: ZabbixSettings) -> Send:
     """The real ``send``: zabbix_utils AsyncSender to ``server:port``, or to the agent's own
     ``ServerActive`` when ``use_agent_config`` is set. One batch is always one request."""
@@ -503,6 +523,10 @@ def zabbix_sender(settings: ZabbixSettings) -> Send:
                 f"is {tls!r}, but linemon's sender has no TLS: set use_agent_config = false"
                 " and zabbix.server/port, with unencrypted connections allowed for line hosts",
             )
+    elif ";" in settings.server:
+        sender = AsyncSender(
+            clusters=[members(settings)], timeout=settings.send_timeout, chunk_size=UNCHUNKED
+        )
     else:
         sender = AsyncSender(
             server=settings.server,
@@ -516,7 +540,10 @@ def zabbix_sender(settings: ZabbixSettings) -> Send:
             ItemValue(v["host"], v["key"], v["value"], v["clock"], v["ns"]) for v in values
         ]
         # AsyncSender bounds connect and write, not the wait for the reply: bound it here.
-        response = await asyncio.wait_for(sender.send(items), settings.send_timeout)
+        try:
+            response = await asyncio.wait_for(sender.send(items), settings.send_timeout)
+        finally:
+            keep_members(sender, settings)
         return _counts(response, len(values))
 
     return send

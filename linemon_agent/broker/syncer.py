@@ -87,7 +87,7 @@ def fetch_raw(settings: ZabbixApiSettings, token: Secret, password: Secret) -> d
             # The proxy's own hosts, and on 7.0 those of its proxy group assigned to it now.
             hosts = api.host.get(proxyids=[proxyid], **params)
             if seven:
-                hosts += api.host.get(filter={"assigned_proxyid": proxyid}, **params)
+                hosts += api.host.get(filter={"assigned_proxyid": [proxyid]}, **params)
             hosts = proxy_hosts(hosts, proxyid)
         templates: dict[str, Any] = {}
         wanted = {t["templateid"] for h in hosts for t in h.get("parentTemplates", [])}
