@@ -273,7 +273,7 @@ class Builder:
                         {"host": LINE_T, "name": "linemon: packet loss"}),
             self.widget("GRAPH", 12, 0, 12, 5, "graphid", {"host": LINE_T, "name": "linemon: RTT"}),
             value(0, "linemon.status.code"), value(6, "linemon.loss"),
-            value(12, "linemon.rtt.avg"), value(18, "linemon.error"),
+            value(12, "linemon.rtt.avg"), value(18, "linemon.rtt.max"),
         ])
         return self.export(template, graphs=self.line_graphs(LINE_T, LINE_T, "", "linemon: "))
 

@@ -71,11 +71,12 @@ def api_broker_doc(lab: ApiLab, tmp_path: Path, **api: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def line_emulator(tmp_path: Path, router_ip: str, line_ips: Iterable[str]) -> Iterator[Emulator]:
+def line_emulator(tmp_path: Path, router_ip: str, line_ips: Iterable[str], loss: float = 0.0,
+                  rtt_ms: float = 5) -> Iterator[Emulator]:
     """One emulated IOS-XE router (login lab/lab-pw, the seed macros') answering every line
-    IP with no loss and 5 ms."""
+    IP with ``loss`` (0-1) and ``rtt_ms``."""
     (tmp_path / "emu").mkdir()
-    targets = {ip: {"loss": 0.0, "rtt_ms": 5} for ip in line_ips}
+    targets = {ip: {"loss": loss, "rtt_ms": rtt_ms} for ip in line_ips}
     config = {"time_scale": 0.05, "loss_model": "even",
               "defaults": {"username": "lab", "password": "lab-pw"},
               "routers": {"pe": {"host": router_ip, "port": 22, "platform": "cisco_iosxe",
