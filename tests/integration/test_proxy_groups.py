@@ -175,15 +175,27 @@ def test_broker_beside_each_proxy_follows_proxy_group_failover(
         _figure(record_property, "stop_to_broker_b_lines_s", time.monotonic() - stopped)
         until(lambda: not lines("a"), 60, "broker A measuring none", every=0.2)
         for line_id in sorted(moved):
-            def via_b(line_id: str = line_id) -> bool:
-                fresh = [v for v in _history(api, itemids[line_id])
-                         if v["clock"] > stopped_clock]
-                return bool(fresh) and itemids[line_id] in proxy_b.history_itemids()
-            until(via_b, 120, f"a value for {line_id} through B", every=0.2)
-            first = next(v for v in _history(api, itemids[line_id]) if v["clock"] > stopped_clock)
-            # the value's clock is its ping's; the trip through B to history adds ~1 s
-            _figure(record_property, f"stop_to_first_ping_via_b_{line_id}_s",
-                    first["clock"] + first["ns"] / 1e9 - stopped_clock)
+            # Broker B's first ping of the moved line, and that value in history through B.
+            def on_b(line_id: str = line_id) -> dict[str, Any] | None:
+                rows = brokers["b"].client_json("lines", "--json")
+                last: dict[str, Any] | None = next(
+                    (r["last"] for r in rows if r["id"] == line_id), None)
+                return last
+            first = until(on_b, 60, f"broker B's first result for {line_id}", every=0.2)
+            _figure(record_property, f"stop_to_b_first_ping_{line_id}_s",
+                    first["clock"] - stopped_clock)
+
+            def in_history(line_id: str = line_id, clock: float = first["clock"]) -> bool:
+                return any(abs(v["clock"] + v["ns"] / 1e9 - clock) < 0.01
+                           for v in _history(api, itemids[line_id]))
+            until(in_history, 60, f"broker B's first value for {line_id} in history", every=0.2)
+            assert itemids[line_id] in proxy_b.history_itemids()
+            _figure(record_property, f"stop_to_b_first_value_in_history_{line_id}_s",
+                    time.monotonic() - stopped)
+            after = [v for v in _history(api, itemids[line_id]) if v["clock"] > stopped_clock]
+            # values broker A measured after the stop reached history too (through B)
+            _figure(record_property, f"values_after_stop_before_b_{line_id}",
+                    sum(v["clock"] + v["ns"] / 1e9 < first["clock"] - 0.01 for v in after))
 
         # A starts again; the brokers keep following whatever Zabbix assigns.
         proxy_a.start()
