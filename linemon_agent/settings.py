@@ -84,7 +84,8 @@ class ZabbixApiSettings:
     password_file: Path | None = None
     proxy: str = ""
     host_group: str = ""
-    interval: float = 300.0
+    # Default 60 s: a proxy-group failover reaches the broker within one sync (see README)
+    interval: float = 60.0
     default_platform: str = "cisco_iosxe"
     timeout: float = 30.0
     # HTTPS: the server's certificate is checked (and its host name) against the system's CAs,

@@ -63,6 +63,46 @@ class SyncResult:
     warnings: list[str] = field(default_factory=list)
 
 
+# host.monitored_by (7.0): 0 the server, 1 a proxy (proxyid), 2 a proxy group (proxy_groupid;
+# the server picks the member that monitors it now: assigned_proxyid, "0" while none is)
+MONITORED_BY_PROXY = "1"
+MONITORED_BY_PROXY_GROUP = "2"
+
+
+def monitored_by(row: Mapping[str, Any], proxyid: str) -> bool:
+    """Does the proxy ``proxyid`` monitor this host (an API row) now?
+
+    Directly (6.0's ``proxy_hostid``, 7.0's ``proxyid`` with ``monitored_by`` 1) or, on 7.0,
+    as the member of the host's proxy group the server assigned it to (``monitored_by`` 2,
+    ``assigned_proxyid``): that assignment moves when a proxy stays offline past the group's
+    failover_delay, so it is read again on every sync.
+    """
+    mode = str(row.get("monitored_by", MONITORED_BY_PROXY))
+    if mode not in (MONITORED_BY_PROXY, MONITORED_BY_PROXY_GROUP):
+        return False
+    return proxyid not in ("", "0") and host_proxyid(row) == proxyid
+
+
+def host_proxyid(row: Mapping[str, Any]) -> str:
+    """The proxy that monitors this host (an API row) now; "" or "0" for none."""
+    if str(row.get("monitored_by", "")) == MONITORED_BY_PROXY_GROUP:
+        return str(row.get("assigned_proxyid") or "")
+    return str(row.get("proxyid", row.get("proxy_hostid", "")))
+
+
+def proxy_hosts(rows: Sequence[Mapping[str, Any]], proxyid: str) -> list[dict[str, Any]]:
+    """The rows of hosts ``proxyid`` monitors now, each once, in the order first seen (the
+    API is asked twice on 7.0: by ``proxyids`` and by ``assigned_proxyid``)."""
+    seen: set[str] = set()
+    kept: list[dict[str, Any]] = []
+    for row in rows:
+        if row["hostid"] in seen or not monitored_by(row, proxyid):
+            continue
+        seen.add(row["hostid"])
+        kept.append(dict(row))
+    return kept
+
+
 def resolve_macros(
     host: ZbxHost, templates: Mapping[str, ZbxTemplate], global_macros: Mapping[str, str]
 ) -> dict[str, str]:

@@ -214,24 +214,55 @@ class Builder:
         )
         return [down, high, warn, rtt, failing, stale]
 
+    def graph(self, host: str, name: str, keys: tuple[tuple[str, str], ...],
+              uuid_name: str = "", suffix: str = "") -> dict[str, Any]:
+        """A graph of ``keys`` (key, colour) of ``host``'s items."""
+        return {
+            "uuid": self.uuid(host, "graph", uuid_name or name),
+            "name": name,
+            "graph_items": [
+                {"sortorder": str(i), "color": color,
+                 "item": {"host": host, "key": f"{key}{suffix}"}}
+                for i, (key, color) in enumerate(keys)
+            ],
+        }
+
     def line_graphs(self, template: str, host: str, suffix: str,
                     label: str) -> list[dict[str, Any]]:
         def graph(name: str, keys: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-            return {
-                "uuid": self.uuid(template, "graph", name),
-                "name": f"{label}{name}",
-                "graph_items": [
-                    {"sortorder": str(i), "color": color,
-                     "item": {"host": host, "key": f"{key}{suffix}"}}
-                    for i, (key, color) in enumerate(keys)
-                ],
-            }
+            made = self.graph(host, f"{label}{name}", keys, uuid_name=name, suffix=suffix)
+            made["uuid"] = self.uuid(template, "graph", name)
+            return made
 
         return [
             graph("packet loss", (("linemon.loss", "F63100"),)),
             graph("RTT", (("linemon.rtt.min", "199C0D"), ("linemon.rtt.avg", "2774A4"),
                           ("linemon.rtt.max", "F63100"))),
         ]
+
+    # -- dashboards (6.0: a 24-column grid, upper-case widget types, "graphid";
+    #    7.0: 72 columns, lower-case types, "graphid.0": both read from each release's export)
+
+    def widget(self, kind: str, x: int, y: int, width: int, height: int, field: str,
+               value: dict[str, str], **extra: str) -> dict[str, Any]:
+        """One widget showing one graph, graph prototype or item (``kind``: GRAPH,
+        GRAPH_PROTOTYPE or ITEM) on a 24-column grid, scaled to 7.0's 72."""
+        seven = self.version != "6.0"
+        scale = 3 if seven else 1
+        types = {"GRAPH": ("GRAPH_CLASSIC", "graph"),
+                 "GRAPH_PROTOTYPE": ("GRAPH_PROTOTYPE", "graphprototype"),
+                 "ITEM": ("ITEM", "item")}
+        place = {"x": str(x * scale), "y": str(y), "width": str(width * scale),
+                 "height": str(height)}
+        return {"type": types[kind][seven], **{k: v for k, v in place.items() if v != "0"},
+                **extra,
+                "fields": [{"type": kind, "name": f"{field}.0" if seven else field,
+                            "value": value}]}
+
+    def dashboard(self, template: str, name: str,
+                  widgets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"uuid": self.uuid(template, "dashboard", name), "name": name,
+                 "pages": [{"widgets": widgets}]}]
 
     # -- the templates ------------------------------------------------------------------
 
@@ -266,6 +297,16 @@ class Builder:
             "linemon.result of the line's host. Dependent items take each field of the JSON.",
             LINE_MACROS, items=items, valuemaps=self.valuemaps(LINE_T),
         )
+        def value(x: int, key: str) -> dict[str, Any]:
+            return self.widget("ITEM", x, 5, 6, 3, "itemid", {"host": LINE_T, "key": key})
+
+        template["dashboards"] = self.dashboard(LINE_T, "linemon line", [
+            self.widget("GRAPH", 0, 0, 12, 5, "graphid",
+                        {"host": LINE_T, "name": "linemon: packet loss"}),
+            self.widget("GRAPH", 12, 0, 12, 5, "graphid", {"host": LINE_T, "name": "linemon: RTT"}),
+            value(0, "linemon.status.code"), value(6, "linemon.loss"),
+            value(12, "linemon.rtt.avg"), value(18, "linemon.rtt.max"),
+        ])
         return self.export(template, graphs=self.line_graphs(LINE_T, LINE_T, "", "linemon: "))
 
     def lines_lld(self, via: Via = AGENT) -> dict[str, Any]:
@@ -415,7 +456,24 @@ class Builder:
                "broker's socket (linemon status --json, linemon routers --json).",
             macros, items=items, discovery_rules=[self.router_rule(t, via.routers)],
         )
-        return self.export(template)
+        template["dashboards"] = self.dashboard(t, "linemon broker", [
+            self.widget("GRAPH", 0, 0, 12, 5, "graphid",
+                        {"host": t, "name": "linemon broker: delivery"}),
+            self.widget("GRAPH", 12, 0, 12, 5, "graphid",
+                        {"host": t, "name": "linemon broker: lines and sessions"}),
+            self.widget("GRAPH_PROTOTYPE", 0, 5, 24, 5, "graphid",
+                        {"host": t, "name": "Router {#ROUTER}: load"}, name="Router load"),
+        ])
+        graphs = [
+            self.graph(t, "linemon broker: delivery", (
+                ("linemon.delivery.pending", "2774A4"), ("linemon.delivery.failed", "F63100"),
+                ("linemon.delivery.rejected", "A54F10"), ("linemon.delivery.send_errors",
+                                                          "FF00FF"))),
+            self.graph(t, "linemon broker: lines and sessions", (
+                ("linemon.lines", "199C0D"), ("linemon.sessions", "2774A4"),
+                ("linemon.sessions.busy", "F7941D"), ("linemon.queue_depth", "F63100"))),
+        ]
+        return self.export(template, graphs=graphs)
 
     def router_rule(self, t: str, routers: str) -> dict[str, Any]:
         """Per-router load and skipped pings, discovered from the routers JSON."""
@@ -460,6 +518,7 @@ class Builder:
             "lld_macro_paths": [{"lld_macro": "{#ROUTER}", "path": "$.name"}],
             "item_prototypes": prototypes,
             "trigger_prototypes": [trigger],
+            "graph_prototypes": [self.graph(t, "Router {#ROUTER}: load", ((key, "F7941D"),))],
         }
 
     def export(self, template: dict[str, Any], **top: Any) -> dict[str, Any]:

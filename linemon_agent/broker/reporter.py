@@ -506,6 +506,26 @@ def _counts(response: Any, sent: int) -> tuple[int, int, int]:
     return processed, max((f for _, f in per_node), default=0), sent
 
 
+def members(settings: ZabbixSettings) -> list[str]:
+    """``server = "a;b:10052"``: the members of one Zabbix 7.0 proxy group (or HA cluster), as
+    the agent's ServerActive writes them; a member without a port has ``port``."""
+    return [m if ":" in m else f"{m}:{settings.port}"
+            for m in (m.strip() for m in settings.server.split(";")) if m]
+
+
+def keep_members(sender: AsyncSender, settings: ZabbixSettings) -> None:
+    """zabbix_utils (2.0.4) follows a 7.0 redirect ("this host is on proxy B") by overwriting
+    the member that answered with B's address: put back a member so lost, so the next batch
+    can still reach it (it tries the one that answered last first)."""
+    if ";" not in settings.server or settings.use_agent_config:
+        return
+    nodes = sender.clusters[0].nodes
+    have = {f"{n.address}:{n.port}" for n in nodes}
+    for member in members(settings):
+        if member not in have:
+            nodes.append(type(nodes[0])(*member.split(":")))
+
+
 def zabbix_sender(settings: ZabbixSettings) -> Send:
     """The real ``send``: zabbix_utils AsyncSender to ``server:port``, or to the agent's own
     ``ServerActive`` when ``use_agent_config`` is set, encrypted as ``tls_connect`` (or the
@@ -529,6 +549,12 @@ def zabbix_sender(settings: ZabbixSettings) -> Send:
             zbxtls.from_agent(sender.tls, str(settings.agent_config)), str(settings.agent_config)
         )
         where = ", ".join(str(node) for cluster in sender.clusters for node in cluster.nodes)
+    elif ";" in settings.server:  # the members of a 7.0 proxy group (or an HA cluster)
+        tls = zbxtls.load(zbxtls.from_zabbix(settings), "[zabbix]")
+        sender = AsyncSender(
+            clusters=[members(settings)], timeout=settings.send_timeout, chunk_size=UNCHUNKED
+        )
+        where = settings.server
     else:
         tls = zbxtls.load(zbxtls.from_zabbix(settings), "[zabbix]")
         sender = AsyncSender(
@@ -554,6 +580,8 @@ def zabbix_sender(settings: ZabbixSettings) -> Send:
             if words is None:
                 raise
             raise words from None
+        finally:
+            keep_members(sender, settings)
         return _counts(response, len(values))
 
     return send

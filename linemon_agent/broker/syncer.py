@@ -21,7 +21,15 @@ from typing import Any
 from linemon_agent.errors import LinemonError, UnavailableError
 from linemon_agent.secrets import Secret, read_secret_env, read_secret_file
 from linemon_agent.settings import ZabbixApiSettings
-from linemon_agent.zbxmodel import LINE_TAG, SyncResult, ZbxHost, ZbxTemplate, build
+from linemon_agent.zbxmodel import (
+    LINE_TAG,
+    SyncResult,
+    ZbxHost,
+    ZbxTemplate,
+    build,
+    host_proxyid,
+    proxy_hosts,
+)
 
 log = logging.getLogger("linemon.syncer")
 
@@ -52,27 +60,39 @@ def fetch_raw(settings: ZabbixApiSettings, token: Secret, password: Secret) -> d
             api.login(token=token.value)
         else:
             api.login(user=settings.user, password=password.value)
+        seven = api.version >= 7.0
         params: dict[str, Any] = {
-            # 7.0 renamed host.proxy_hostid to proxyid; each release ignores the other name.
-            "output": ["hostid", "host", "proxy_hostid", "proxyid", "status"],
+            # 7.0 renamed host.proxy_hostid to proxyid and added proxy groups (monitored_by 2,
+            # proxy_groupid, assigned_proxyid); 6.0 refuses those names, 7.0 proxy_hostid.
+            "output": ["hostid", "host", "status"]
+            + (["proxyid", "monitored_by", "proxy_groupid", "assigned_proxyid"] if seven
+               else ["proxy_hostid"]),
             "selectTags": ["tag", "value"],
             "selectMacros": ["macro", "value", "type"],
             "selectParentTemplates": ["templateid"],
             "tags": [{"tag": LINE_TAG[0], "value": LINE_TAG[1], "operator": "1"}],
             "monitored_hosts": True,
         }
+        proxyid = ""
         if settings.proxy:
-            name = "name" if api.version >= 7.0 else "host"  # 7.0 renamed proxy.host
+            name = "name" if seven else "host"  # 7.0 renamed proxy.host
             proxies = api.proxy.get(output=["proxyid"], filter={name: settings.proxy})
             if not proxies:
                 raise SyncError(f"no Zabbix proxy named {settings.proxy!r}")
-            params["proxyids"] = [proxies[0]["proxyid"]]
+            proxyid = str(proxies[0]["proxyid"])
         if settings.host_group:
             groups = api.hostgroup.get(output=["groupid"], filter={"name": settings.host_group})
             if not groups:
                 raise SyncError(f"no Zabbix host group named {settings.host_group!r}")
             params["groupids"] = [groups[0]["groupid"]]
-        hosts = api.host.get(**params)
+        if not proxyid:
+            hosts = api.host.get(**params)
+        else:
+            # The proxy's own hosts, and on 7.0 those of its proxy group assigned to it now.
+            hosts = api.host.get(proxyids=[proxyid], **params)
+            if seven:
+                hosts += api.host.get(filter={"assigned_proxyid": [proxyid]}, **params)
+            hosts = proxy_hosts(hosts, proxyid)
         templates: dict[str, Any] = {}
         wanted = {t["templateid"] for h in hosts for t in h.get("parentTemplates", [])}
         while wanted - set(templates):
@@ -116,7 +136,7 @@ def interpret(raw: dict[str, Any], profiles: list[str], default_platform: str) -
             macros=_macros(h.get("macros", [])),
             templateids=[t["templateid"] for t in h.get("parentTemplates", [])],
             tags=[(t["tag"], t["value"]) for t in h.get("tags", [])],
-            proxyid=str(h.get("proxyid", h.get("proxy_hostid", ""))),
+            proxyid=host_proxyid(h),
         )
         for h in raw["hosts"]
     ]

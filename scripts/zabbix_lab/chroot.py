@@ -37,6 +37,7 @@ RELEASE_ENV = {
     "LINEMON_ZABBIX_LAB_PACKAGES": "postgresql zabbix-server-pgsql zabbix-frontend-php "
     "php-pgsql zabbix-agent php8.4-cli php8.4-cgi",
     "LINEMON_ZABBIX_LAB_RELEASE": "7.0",
+    "LINEMON_ZABBIX_LAB_PROXY": "1",  # zabbix_proxy 7.0 for the proxy-group tests
 }
 # Mounted in this order on `up`, unmounted in reverse on `down`: (target, mount arguments).
 _SYSTEM_MOUNTS = (

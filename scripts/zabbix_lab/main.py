@@ -105,6 +105,17 @@ def _ensure_proxy() -> bool:
     return True
 
 
+def _ensure_locale() -> bool:
+    """Generate en_US.UTF-8 (the Admin's language) if missing: without it the frontend puts a
+    "Locale for language en_US is not found" error on every page and chart, and the API
+    refuses to create a user with a language. PHP reads it at start: run before the frontend."""
+    have = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=False).stdout
+    if "en_US.utf8" in have.split() or not Path("/usr/share/i18n/locales/en_US").exists():
+        return False
+    procs.run(["localedef", "-i", "en_US", "-f", "UTF-8", "en_US.UTF-8"], timeout=120)
+    return True
+
+
 def _check_root_reachable(lab: Lab) -> None:
     """The daemons run as other users: every directory above the lab must let them through."""
     for parent in [lab.root, *lab.root.parents]:
@@ -156,6 +167,7 @@ def cmd_up(lab: Lab) -> int:
     with _locked(lab):
         _timed("packages installed", _ensure_packages)
         _timed("zabbix_proxy unpacked", _ensure_proxy)
+        _timed("locale en_US.UTF-8 generated", _ensure_locale)
         _bring_up(lab)
     _say(f"up in {time.monotonic() - start:.1f} s: {lab.url} (eval \"$(scripts/zabbix-lab env)\")")
     return 0

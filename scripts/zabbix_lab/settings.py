@@ -25,9 +25,13 @@ PACKAGES = tuple(os.environ.get("LINEMON_ZABBIX_LAB_PACKAGES", "").split()) or (
 PROXY_PACKAGE = "zabbix-proxy-sqlite3"
 PROXY_ROOT = Path("/opt/zabbix-proxy-sqlite3")
 PROXY_LINK = Path("/usr/sbin/zabbix_proxy")
-WITH_PROXY = "LINEMON_ZABBIX_LAB_PACKAGES" not in os.environ
+# Unpacked by `up` for the 6.0 lab, and for the 7.0 lab (LINEMON_ZABBIX_LAB_PROXY=1, chroot.py):
+# its proxy-group tests run two proxies inside the chroot.
+WITH_PROXY = os.environ.get(
+    "LINEMON_ZABBIX_LAB_PROXY", "0" if "LINEMON_ZABBIX_LAB_PACKAGES" in os.environ else "1"
+) == "1"
 # TLS material (tls.py) for the 6.0 lab, where tests/integration/test_tls.py runs
-WITH_TLS = WITH_PROXY
+WITH_TLS = "LINEMON_ZABBIX_LAB_PACKAGES" not in os.environ
 FRONTEND_ROOT = Path("/usr/share/zabbix")
 FRONTEND_CONF = Path("/etc/zabbix/zabbix.conf.php")
 SCHEMA_DIR = Path("/usr/share/zabbix-server-pgsql")

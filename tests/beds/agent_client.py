@@ -51,21 +51,38 @@ run()
 '''
 
 
-def install_client(root: Path, group: str) -> tuple[Path, Path]:
-    """Make ``root`` hold the client copy; return (the `linemon` program, the socket path)."""
+def chroot_gid(chroot: Path, group: str) -> int:
+    """``group``'s id in the chroot's /etc/group (the 7.0 lab's agent runs there)."""
+    for line in (chroot / "etc" / "group").read_text().splitlines():
+        name, _, number, *_ = line.split(":")
+        if name == group:
+            return int(number)
+    raise LookupError(f"no group {group} in {chroot}/etc/group")
+
+
+def install_client(root: Path, group: str, chroot: Path | None = None) -> tuple[Path, Path]:
+    """Make ``root`` hold the client copy; return (the `linemon` program, the socket path).
+
+    With ``chroot`` (``root`` inside it), for an agent that runs there: the program names
+    the paths as seen inside, the byte-code is the chroot's python's and the directory's
+    group is the chroot's ``group``. The returned paths are the host's."""
+    def inner(path: Path) -> Path:
+        return path if chroot is None else Path("/") / path.relative_to(chroot)
+
     root.chmod(0o755)  # the program, like /usr/lib/linemon-agent: anyone may run it
     lib = root / "lib"
     shutil.copytree(REPO / "linemon_agent", lib / "linemon_agent",
                     ignore=shutil.ignore_patterns("__pycache__"))
     # byte-code made now, as root: the agent's user cannot write __pycache__ here
-    subprocess.run(["/usr/bin/python3", "-m", "compileall", "-q", str(lib)], check=True)
+    python = ["/usr/bin/python3"] if chroot is None else ["chroot", str(chroot), "python3"]
+    subprocess.run([*python, "-m", "compileall", "-q", str(inner(lib))], check=True)
     run = root / "run"
     run.mkdir()
-    os.chown(run, 0, grp.getgrnam(group).gr_gid)
+    os.chown(run, 0, grp.getgrnam(group).gr_gid if chroot is None else chroot_gid(chroot, group))
     run.chmod(0o750)
     socket = run / "broker.sock"
     linemon = root / "linemon"
-    linemon.write_text(WRAPPER.format(lib=str(lib), socket=str(socket)))
+    linemon.write_text(WRAPPER.format(lib=str(inner(lib)), socket=str(inner(socket))))
     linemon.chmod(0o755)
     return linemon, socket
 
@@ -80,7 +97,7 @@ def install_extcheck(lib: Path, socket: Path, scripts_dir: Path) -> Path:
     return script
 
 
-def drop_in(name: str, linemon: Path) -> str:
+def drop_in(name: str, linemon: Path | str) -> str:
     """The shipped agent drop-in ``name`` with only the path of `linemon` replaced."""
     conf = (REPO / "zabbix_templates" / "agent" / name).read_text()
     assert conf.count("/usr/bin/linemon") == 5, "the drop-in's commands changed: update tests"

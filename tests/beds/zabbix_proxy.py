@@ -19,6 +19,11 @@ values it collected (``proxy_history``, keyed by the server's itemid, kept after
 until the proxy's housekeeper runs): tests read both to see what this proxy knows and what
 went through it.
 
+The same bed runs Zabbix 7.0's proxy inside the 7.0 lab's Debian 13 chroot (``root``): the
+directory must then lie inside the chroot, the config names the paths as seen from inside, the
+program is started through ``chroot`` (which execs it: the PID is the proxy's), and 7.0's
+name for the pull interval, ``ProxyConfigFrequency``, is used.
+
 Usage::
 
     with ZabbixProxy("proxy-a", "127.0.0.1:10051", "127.34.1.1", 21061, workdir) as proxy:
@@ -51,6 +56,27 @@ _PROCESSES = {
     "StartDBSyncers": 1,
     "StartODBCPollers": 0,
 }
+# 7.0 has no history pollers on a proxy and splits the pollers it starts by default.
+_PROCESSES_70 = {
+    **{k: v for k, v in _PROCESSES.items() if k != "StartHistoryPollers"},
+    "StartAgentPollers": 0,
+    "StartHTTPAgentPollers": 0,
+    "StartSNMPPollers": 0,
+    "StartBrowserPollers": 0,
+}
+
+
+CHROOT_PROGRAM = Path("/usr/sbin/zabbix_proxy")
+
+
+def installed_in(root: Path) -> tuple[Path, Path] | None:
+    """The proxy program and schema inside the chroot ``root`` (paths seen from inside)."""
+    link = root / str(CHROOT_PROGRAM).lstrip("/")
+    if not link.is_symlink() and not link.exists():
+        return None
+    target = Path(os.readlink(link)) if link.is_symlink() else CHROOT_PROGRAM
+    schema = target.parents[1] / "share" / "zabbix-proxy-sqlite3" / "schema.sql.gz"
+    return (target, schema) if (root / str(schema).lstrip("/")).exists() else None
 
 
 def installed() -> tuple[Path, Path] | None:
@@ -82,6 +108,7 @@ class ZabbixProxy:
         config_frequency: int = 2,
         data_sender_frequency: int = 1,
         external_scripts: Path | None = None,
+        root: Path | None = None,
     ) -> None:
         self.name = name
         self.server = server
@@ -95,10 +122,21 @@ class ZabbixProxy:
         self.db = workdir / "zabbix_proxy.db"
         self.log = workdir / "zabbix_proxy.log"
         self.proc: subprocess.Popen[bytes] | None = None
-        found = installed()
+        self.root = root
+        found = installed() if root is None else installed_in(root)
         if found is None:
             raise RuntimeError("zabbix_proxy not installed (Debian: zabbix-proxy-sqlite3)")
         self.program, self.schema = found
+        if root is not None:
+            self.schema = root / str(self.schema).lstrip("/")
+
+    def _inner(self, path: Path) -> Path:
+        """``path`` as the proxy sees it (inside the chroot, if any)."""
+        return path if self.root is None else Path("/") / path.relative_to(self.root)
+
+    def _argv(self, *args: str) -> list[str]:
+        prefix = [] if self.root is None else ["chroot", str(self.root)]
+        return [*prefix, str(self.program), "-c", str(self._inner(self.conf)), *args]
 
     def config_text(self) -> str:
         settings: dict[str, object] = {
@@ -107,16 +145,18 @@ class ZabbixProxy:
             "Hostname": self.name,
             "ListenIP": self.listen_ip,
             "ListenPort": self.listen_port,
-            "LogFile": self.log,
+            "LogFile": self._inner(self.log),
             "LogFileSize": 8,
-            "PidFile": self.workdir / "zabbix_proxy.pid",
-            "SocketDir": self.workdir,
-            "DBName": self.db,
+            "PidFile": self._inner(self.workdir / "zabbix_proxy.pid"),
+            "SocketDir": self._inner(self.workdir),
+            "DBName": self._inner(self.db),
             "AllowRoot": 1,
-            "ConfigFrequency": self.config_frequency,
+            # renamed in 6.4; 7.0 refuses the old name
+            ("ConfigFrequency" if self.root is None else "ProxyConfigFrequency"):
+                self.config_frequency,
             "DataSenderFrequency": self.data_sender_frequency,
             "Timeout": 4,
-            **_PROCESSES,
+            **(_PROCESSES if self.root is None else _PROCESSES_70),
         }
         if self.external_scripts is not None:
             settings["ExternalScripts"] = self.external_scripts
@@ -138,7 +178,7 @@ class ZabbixProxy:
         self.conf.write_text(self.config_text())
         self._create_db()
         self.proc = subprocess.Popen(
-            [str(self.program), "-f", "-c", str(self.conf)],
+            self._argv("-f"),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + wait
@@ -195,7 +235,7 @@ class ZabbixProxy:
     def reload_config(self) -> None:
         """``zabbix_proxy -R config_cache_reload``: an active proxy pulls its configuration
         from the server now instead of at its next ``ConfigFrequency`` tick."""
-        subprocess.run([str(self.program), "-c", str(self.conf), "-R", "config_cache_reload"],
+        subprocess.run(self._argv("-R", "config_cache_reload"),
                        check=True, capture_output=True, timeout=30)
 
     def log_text(self) -> str:

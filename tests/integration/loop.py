@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
+
+from tests.beds.emulator.client import Emulator
 
 SEED_ROUTER_IP = "127.6.0.1"
 
@@ -64,3 +68,18 @@ def api_broker_doc(lab: ApiLab, tmp_path: Path, **api: Any) -> dict[str, Any]:
         "zabbix_api": {"url": lab.url, "user": lab.user, "password_file": str(password),
                        "interval": 3600, **api},
     }
+
+
+@contextmanager
+def line_emulator(tmp_path: Path, router_ip: str, line_ips: Iterable[str], loss: float = 0.0,
+                  rtt_ms: float = 5) -> Iterator[Emulator]:
+    """One emulated IOS-XE router (login lab/lab-pw, the seed macros') answering every line
+    IP with ``loss`` (0-1) and ``rtt_ms``."""
+    (tmp_path / "emu").mkdir()
+    targets = {ip: {"loss": loss, "rtt_ms": rtt_ms} for ip in line_ips}
+    config = {"time_scale": 0.05, "loss_model": "even",
+              "defaults": {"username": "lab", "password": "lab-pw"},
+              "routers": {"pe": {"host": router_ip, "port": 22, "platform": "cisco_iosxe",
+                                 "targets": targets}}}
+    with Emulator(config, workdir=tmp_path / "emu") as made:
+        yield made

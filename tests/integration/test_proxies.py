@@ -30,7 +30,7 @@ from tests.beds.emulator.client import Emulator
 from tests.beds.zabbix_proxy import ZabbixProxy, installed
 from tests.functional.broker_proc import BrokerProcess
 from tests.integration.conftest import ZabbixLab
-from tests.integration.loop import api_broker_doc, seed_macros, until
+from tests.integration.loop import api_broker_doc, line_emulator, seed_macros, until
 
 pytestmark = [
     pytest.mark.zabbix,
@@ -51,13 +51,7 @@ MOVED = "L-A1"
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    (tmp_path / "emu").mkdir()
-    targets = {ip: {"loss": 0.0, "rtt_ms": 5} for ip, _ in LINES.values()}
-    config = {"time_scale": 0.05, "loss_model": "even",
-              "defaults": {"username": "lab", "password": "lab-pw"},
-              "routers": {"pe": {"host": ROUTER_IP, "port": 22, "platform": "cisco_iosxe",
-                                 "targets": targets}}}
-    with Emulator(config, workdir=tmp_path / "emu") as made:
+    with line_emulator(tmp_path, ROUTER_IP, (ip for ip, _ in LINES.values())) as made:
         yield made
 
 

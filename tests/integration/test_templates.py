@@ -32,8 +32,29 @@ RULES = {
     "graphs": BOTH,
     "discoveryRules": BOTH,
     "valueMaps": BOTH,
+    "templateDashboards": BOTH,
     "templateLinkage": {"createMissing": True},
 }
+DASHBOARDS = {LINE_TEMPLATE: ("linemon line", 2, 4),
+              "Template linemon broker health": ("linemon broker", 2, 0)}
+
+
+def check_dashboards(api: ZabbixAPI, imported: dict[str, str]) -> None:
+    """Each template's dashboard: its graphs (as graph widgets, pointing at graphs of the same
+    template), a router-load graph prototype on the broker's, item values on the line's."""
+    for name, (title, graphs, values) in DASHBOARDS.items():
+        tid = imported[name]
+        (board,) = api.templatedashboard.get(templateids=[tid], selectPages="extend",
+                                             output="extend")
+        assert board["name"] == title
+        widgets = [w for page in board["pages"] for w in page["widgets"]]
+        own = {g["graphid"] for g in api.graph.get(templateids=[tid], output=["graphid"])}
+        shown = [f["value"] for w in widgets if w["type"] == "graph" for f in w["fields"]
+                 if f["name"].startswith("graphid")]
+        assert len(shown) == graphs and set(shown) <= own, (name, shown, own)
+        assert sum(w["type"] == "item" for w in widgets) == values
+        if values == 0:
+            assert [w["type"] for w in widgets].count("graphprototype") == 1
 
 
 def wait_for(probe: Callable[[], Any], what: str, timeout: float = 20) -> Any:
@@ -131,6 +152,11 @@ def trigger(api: ZabbixAPI, host: LineHost, name_part: str) -> dict[str, str]:
     assert len(rows) == 1, rows
     row: dict[str, str] = rows[0]
     return row
+
+
+def test_template_dashboards_show_the_graphs(zabbix_api: ZabbixAPI,
+                                              imported: dict[str, str]) -> None:
+    check_dashboards(zabbix_api, imported)
 
 
 def test_dependent_items_take_the_json_fields(zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI,

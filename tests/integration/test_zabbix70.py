@@ -21,7 +21,13 @@ from tests.beds.emulator.client import Emulator
 from tests.functional.broker_proc import BrokerProcess
 from tests.integration.lab70 import Lab70, zabbix70_api, zabbix70_lab
 from tests.integration.loop import api_broker_doc, seed_macros, until
-from tests.integration.test_templates import ALL_TEMPLATES, LINE_TEMPLATE, RULES, TEMPLATES
+from tests.integration.test_templates import (
+    ALL_TEMPLATES,
+    LINE_TEMPLATE,
+    RULES,
+    TEMPLATES,
+    check_dashboards,
+)
 
 pytestmark = pytest.mark.zabbix
 __all__ = ["zabbix70_api", "zabbix70_lab"]  # fixtures, imported so that pytest finds them
@@ -51,6 +57,7 @@ def test_api_is_70_and_every_template_imports_and_reimports(zabbix70_api: Zabbix
         assert import_70(api, path) is True, path.name
     imported = _templates(api)
     assert set(imported) == ALL_TEMPLATES
+    check_dashboards(api, imported)
     groups = api.templategroup.get(output=["name"], filter={"name": "Templates/linemon"})
     assert [g["name"] for g in groups] == ["Templates/linemon"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from linemon_agent import zbxmodel
 from linemon_agent.zbxmodel import ZbxHost, ZbxTemplate, build, resolve_macros
 
 TAG = [("TempType", "LINE")]
@@ -111,3 +112,38 @@ def test_hostile_report_host_skips_the_line() -> None:
         result = build([host], {}, {}, profiles=[])
         assert result.lines == {}, bad
         assert "{$LINE_REPORT_HOST}" in result.errors["198.51.100.7"], bad
+
+
+# --- which hosts a proxy monitors (6.0 proxy_hostid; 7.0 proxyid and proxy groups) ---
+
+def _row(hostid: str, **fields: str) -> dict[str, str]:
+    return {"hostid": hostid, "host": f"198.51.100.{hostid}", **fields}
+
+
+def test_a_60_host_is_its_proxys_by_proxy_hostid() -> None:
+    rows = [_row("1", proxy_hostid="7"), _row("2", proxy_hostid="8"), _row("3", proxy_hostid="0")]
+    assert [r["hostid"] for r in zbxmodel.proxy_hosts(rows, "7")] == ["1"]
+
+
+def test_a_70_host_in_a_proxy_group_is_the_assigned_proxys() -> None:
+    rows = [
+        _row("1", monitored_by="1", proxyid="7", proxy_groupid="0", assigned_proxyid="0"),
+        _row("2", monitored_by="2", proxyid="0", proxy_groupid="3", assigned_proxyid="7"),
+        _row("3", monitored_by="2", proxyid="0", proxy_groupid="3", assigned_proxyid="8"),
+        _row("4", monitored_by="2", proxyid="0", proxy_groupid="3", assigned_proxyid="0"),
+        _row("5", monitored_by="0", proxyid="0", proxy_groupid="0", assigned_proxyid="0"),
+    ]
+    assert [r["hostid"] for r in zbxmodel.proxy_hosts(rows, "7")] == ["1", "2"]
+    assert [r["hostid"] for r in zbxmodel.proxy_hosts(rows, "8")] == ["3"]
+    # not yet assigned (no member online) or monitored by the server: nobody's
+    assert zbxmodel.proxy_hosts(rows, "0") == []
+    assert [zbxmodel.host_proxyid(r) for r in rows] == ["7", "7", "8", "0", "0"]
+
+
+def test_a_host_found_by_both_queries_is_kept_once_and_a_stale_row_is_dropped() -> None:
+    # 7.0 is asked by proxyids and by assigned_proxyid; a host reassigned between the two
+    # answers shows up with the newer owner and must not stay with the old one.
+    group = {"monitored_by": "2", "proxyid": "0", "proxy_groupid": "3"}
+    rows = [_row("2", assigned_proxyid="7", **group), _row("2", assigned_proxyid="7", **group),
+            _row("9", assigned_proxyid="8", **group)]
+    assert [r["hostid"] for r in zbxmodel.proxy_hosts(rows, "7")] == ["2"]
