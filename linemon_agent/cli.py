@@ -155,7 +155,7 @@ def config_check_cmd(config_file: str | None) -> None:
     against key) without contacting Zabbix.
     """
     from linemon_agent import zbxtls
-    from linemon_agent.broker.reporter import zabbix_sender
+    from linemon_agent.broker.sender import zabbix_sender
     from linemon_agent.config import config_path, load_config
     from linemon_agent.configcheck import host_key_problems
     from linemon_agent.configerrors import Errors

@@ -26,8 +26,9 @@ from . import budget
 from .journal import Journal
 from .metrics import Histogram
 from .pools import Pools, SessionFactory
-from .reporter import Reporter, zabbix_sender
+from .reporter import Reporter
 from .scheduler import Scheduler
+from .sender import zabbix_sender
 from .sessions import FollowUp, Opener, Outcome, RateLimiter
 
 ON_TIME_SECONDS = 5.0  # a scheduled ping sent this long after its slot still counts on time

@@ -31,7 +31,8 @@ from .core import Broker
 from .handlers import Handlers
 from .lineset import LineSource, secret_values
 from .metrics import REQUEST_BUCKETS, Histogram, MetricsServer, render
-from .reporter import Reporter, zabbix_sender
+from .reporter import Reporter
+from .sender import zabbix_sender
 from .service import Service
 from .spool import SpoolError, open_spool
 from .syncer import Syncer

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from linemon_agent.broker.reporter import Reporter, Send, zabbix_sender
+from linemon_agent.broker.reporter import Reporter
+from linemon_agent.broker.sender import Send, zabbix_sender
 from linemon_agent.broker.spool import Spool
 from linemon_agent.models import TrapperValue
 from linemon_agent.settings import ZabbixSettings

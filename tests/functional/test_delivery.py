@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from linemon_agent.broker.reporter import Reporter, zabbix_sender
+from linemon_agent.broker.reporter import Reporter
+from linemon_agent.broker.sender import zabbix_sender
 from linemon_agent.broker.spool import Spool
 from linemon_agent.errors import ConfigError
 from linemon_agent.models import TrapperValue

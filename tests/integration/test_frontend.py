@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from zabbix_utils import ZabbixAPI
 
-from linemon_agent.broker.reporter import zabbix_sender
+from linemon_agent.broker.sender import zabbix_sender
 from linemon_agent.config import ZabbixSettings
 from tests.beds.chromium import Chromium, installed
 from tests.beds.emulator.client import Emulator

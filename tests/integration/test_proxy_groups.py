@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from zabbix_utils import ZabbixAPI
 
-from linemon_agent.broker.reporter import zabbix_sender
+from linemon_agent.broker.sender import zabbix_sender
 from linemon_agent.config import ZabbixSettings
 from tests.beds.emulator.client import Emulator
 from tests.beds.zabbix_proxy import ZabbixProxy, installed_in

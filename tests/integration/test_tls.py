@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from zabbix_utils import ZabbixAPI
 
-from linemon_agent.broker.reporter import zabbix_sender
+from linemon_agent.broker.sender import zabbix_sender
 from linemon_agent.broker.syncer import SyncError, fetch_raw
 from linemon_agent.errors import ConfigError
 from linemon_agent.secrets import Secret

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from linemon_agent.broker.reporter import (
+from linemon_agent.broker.reporter import Reporter
+from linemon_agent.broker.rounds import (
     ACCEPTED,
     AMBIGUOUS,
     REFUSED,
     ItemState,
-    Reporter,
     backoff,
     classify,
     plan_round,

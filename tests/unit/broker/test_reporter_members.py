@@ -5,7 +5,7 @@ from __future__ import annotations
 from zabbix_utils import AsyncSender
 from zabbix_utils.types import Node
 
-from linemon_agent.broker.reporter import keep_members, members
+from linemon_agent.broker.sender import keep_members, members
 from linemon_agent.config import ZabbixSettings
 
 
