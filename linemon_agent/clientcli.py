@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from linemon_agent import protocol
 from linemon_agent.client import (
     DEFAULT_CONFIG,
     DEFAULT_SOCKET,
@@ -25,7 +26,7 @@ from linemon_agent.client import (
 )
 from linemon_agent.options import NAMES, PING_OPTIONS
 
-COMMANDS = ("ping", "discover", "status", "routers", "lines", "result", "sync", "reload")
+COMMANDS = protocol.OPS  # one client command per socket operation
 SUMMARIES = {
     "ping": "queue a ping on the broker (prints 1 at once; --wait prints the result)",
     "discover": "print Zabbix LLD JSON of the broker's lines",

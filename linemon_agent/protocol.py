@@ -19,7 +19,8 @@ VERSION = 1
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_REPLY_BYTES = 64 * 1024 * 1024
 
-OPS = ("ping", "discover", "status", "routers", "lines", "sync", "reload", "result")
+# The socket's operations, each a client command of the same name (clientcli), in help order.
+OPS = ("ping", "discover", "status", "routers", "lines", "result", "sync", "reload")
 
 # Error codes, and the exit code the client gives for each: the only such table.
 E_BAD_REQUEST = "bad_request"

@@ -224,6 +224,18 @@ def _transports(plan: dict[str, Any], work: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _step(text: str) -> tuple[int, ...]:
+    """``5000x100000@180`` -> (5000, 100000, 180); the interval is optional."""
+    size, _, interval = text.partition("@")
+    routers, _, lines = size.partition("x")
+    try:
+        return tuple(int(v) for v in (routers, lines, *([interval] if interval else [])))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give ROUTERSxLINES or ROUTERSxLINES@SECONDS"
+        ) from None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI, ~1.5 minutes)")
@@ -231,11 +243,16 @@ def main() -> int:
                         choices=["scale", "cold_vs_warm", "overhead", "client", "delivery",
                                  "transport", "router"],
                         help="run only these scenarios (repeat)")
+    parser.add_argument("--scale-step", action="append", metavar="RxL[@S]", type=_step,
+                        help="scale steps to run instead of the plan's: routers x lines at an "
+                             "interval of S seconds, e.g. 5000x100000@180 (repeat)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = parser.parse_args()
     # SIGTERM (CI timeout, kill PID) unwinds like Ctrl-C: every bed stops its own processes
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    plan = QUICK if args.quick else FULL
+    plan = dict(QUICK if args.quick else FULL)
+    if args.scale_step:
+        plan["scale"] = args.scale_step
     work = Path(tempfile.mkdtemp(prefix="lmb-"))  # short: Unix socket paths <= 107 bytes
     wanted = set(args.only or ["scale", "cold_vs_warm", "overhead", "client", "delivery",
                                "transport", "router"])

@@ -263,3 +263,10 @@ def test_a_broken_default_config_falls_back_and_says_why(tmp_path: Path) -> None
     assert found.origin.startswith("the default; ") and "not valid TOML" in found.origin
     (tmp_path / "dir.toml").mkdir()
     assert "cannot read" in socket_path(None, None, {}, str(tmp_path / "dir.toml")).origin
+
+
+def test_every_socket_operation_is_a_client_command_with_a_summary() -> None:
+    from linemon_agent import clientcli
+
+    assert clientcli.COMMANDS == protocol.OPS
+    assert tuple(clientcli.SUMMARIES) == protocol.OPS
