@@ -51,7 +51,7 @@ QUICK: dict[str, Any] = {
     "rate": 500.0,
     "load_s": 3.0,
     "delivery": (50, 2_000, 300),
-    "router": (200, 2),
+    "router": (200, 1),
 }
 FULL: dict[str, Any] = {
     # (routers, lines[, interval]): the last step is the seed's 180 s interval at full size

@@ -35,6 +35,10 @@ ON_TIME_SECONDS = 5.0  # a scheduled ping sent this long after its slot still co
 SKIP_MARGIN_S = 0.5  # a queued scheduled ping gives up this long before its next slot
 REPORTER_FINAL_S = 1.0  # the reporter's last try at shutdown, even past the deadline
 LOAD_LOG_INTERVAL = 60.0  # one load warning a minute per router, at most
+# Loads are figured over every line: at 100,000 lines that is ~0.1 s of CPU, so status,
+# /metrics and the warnings share one figure at most this old. (The 5,000 x 100,000 bench
+# step polls status while its routers log in: uncached, the polls starved the event loop.)
+LOAD_CACHE_S = 5.0
 DRAIN_CANCELLED_S = 2.0  # how long cancelled pings get to unwind at shutdown
 
 log = logging.getLogger("linemon.broker")
@@ -83,6 +87,7 @@ class Broker:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._adhoc: set[asyncio.Task[Any]] = set()
         self._load_warned: dict[str, float] = {}
+        self._loads: tuple[float, dict[str, budget.Load]] = (-LOAD_CACHE_S, {})
         self.journal = Journal()
         self.stopping = False
 
@@ -100,6 +105,7 @@ class Broker:
             self.last.pop(line_id, None)
             self.costs.pop(line_id, None)
         self.journal.forget(gone)
+        self._loads = (-LOAD_CACHE_S, {})
         summary = {
             "routers_added": len(routers.added),
             "routers_removed": len(routers.removed),
@@ -181,8 +187,12 @@ class Broker:
                 },
             )
 
-    def loads(self) -> dict[str, budget.Load]:
-        """Every router's load from its lines' measured (or worst-case) session time."""
+    def loads(self, max_age: float = LOAD_CACHE_S) -> dict[str, budget.Load]:
+        """Every router's load from its lines' measured (or worst-case) session time, as
+        figured at most ``max_age`` seconds ago."""
+        now = time.monotonic()
+        if now - self._loads[0] < max_age:
+            return self._loads[1]
         costs: dict[str, list[tuple[float, int]]] = {name: [] for name in self.pools.routers}
         for line in self.scheduler.lines.values():
             if line.router not in costs:
@@ -191,10 +201,12 @@ class Broker:
             if cost is None:
                 cost = budget.worst_case(line, self.pools.get(line.router).platform)
             costs[line.router].append((cost, line.interval))
-        return {
+        loads = {
             name: budget.router_load(items, self.pools.routers[name].max_sessions)
             for name, items in costs.items()
         }
+        self._loads = (now, loads)
+        return loads
 
     async def ping(
         self,
@@ -227,7 +239,7 @@ class Broker:
                 line, outcome.result, clock, outcome.duration_s, outcome.queued_s
             )
             if line.zabbix_host:
-                self._deliver(line, payload, outcome.result)
+                self._deliver(line, payload, outcome.result, outcome.sent_at is not None)
             return payload
 
         task = asyncio.get_running_loop().create_task(run(), name=f"adhoc-{line.id}")
@@ -264,7 +276,7 @@ class Broker:
                 self.sends.account(None)
             clock = due
         payload = result_payload(line, result, clock, outcome.duration_s, outcome.queued_s)
-        self._deliver(line, payload, result)
+        self._deliver(line, payload, result, outcome.sent_at is not None)
 
     def _down_probe_count(self, line: Line) -> int:
         """Probes to send first when the line's last ping got no reply (0: the full ping)."""
@@ -282,15 +294,18 @@ class Broker:
             "the previous ping of this line had not finished at its next slot",
         )
         self.counts[models.STATUS_OVERRUN] += 1
-        self._deliver(line, result_payload(line, result, due, 0.0), result)
+        self._deliver(line, result_payload(line, result, due, 0.0), result, False)
 
-    def _deliver(self, line: Line, payload: dict[str, Any], result: PingResult) -> None:
-        """Keep the line's last result and hand it to the reporter for Zabbix."""
+    def _deliver(
+        self, line: Line, payload: dict[str, Any], result: PingResult, asked: bool
+    ) -> None:
+        """Keep the line's last result and hand it to the reporter for Zabbix (``asked``:
+        the command went to the router; if not, the result says nothing of the line)."""
         self.last[line.id] = payload
         clock = payload["clock"]
         seconds = int(clock)
         ns = min(999_999_999, round((clock - seconds) * 1e9))
-        self.journal.result(line, result, f"{seconds}.{ns:09d}")
+        self.journal.result(line, result, f"{seconds}.{ns:09d}", asked)
         self.reporter.submit(
             TrapperValue(
                 host=line.zabbix_host,

@@ -69,7 +69,8 @@ def test_broker_load_uses_measured_costs_and_worst_case_for_new_lines(tmp_path: 
     assert broker.loads()["pe1"].demand == pytest.approx(12 * worst / 30)
     for line_id in broker.config.lines:
         broker.costs[line_id] = 0.2
-    assert broker.loads()["pe1"].load == pytest.approx(12 * 0.2 / 30 / 2)
+    assert broker.loads()["pe1"].demand == pytest.approx(12 * worst / 30)  # cached a while
+    assert broker.loads(max_age=0)["pe1"].load == pytest.approx(12 * 0.2 / 30 / 2)
 
 
 def test_one_load_warning_a_minute_per_router(tmp_path: Path, caplog: Any) -> None:

@@ -81,3 +81,15 @@ def test_one_summary_a_minute_with_the_pings_since_the_last(caplog: Any) -> None
     assert summaries == len(records) == 2  # at 60 s and 120 s; the third is due at 180 s
     assert records[0].__dict__["pings"] == 61 and records[0].__dict__["sessions"] == 2  # 0-60 s
     assert records[0].__dict__["results"] == "ok:40,skipped:21"
+
+
+def test_a_ping_never_sent_says_nothing_about_the_line(caplog: Any) -> None:
+    journal = Journal(clock=lambda: 0.0)
+    caplog.set_level(logging.INFO, "linemon.lines")
+    login = PingResult.failed(models.STATUS_TIMEOUT, "login did not finish within 45 s")
+    for _ in range(3):
+        journal.result(LINE, OK, "1.0")
+        journal.result(LINE, login, "1.0", asked=False)
+    assert _messages(caplog) == []
+    journal.result(LINE, PingResult.failed(models.STATUS_TIMEOUT, "no answer"), "1.0")
+    assert _messages(caplog) == ["line cannot be measured"]  # asked, and no answer in time
