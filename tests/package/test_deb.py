@@ -114,10 +114,11 @@ def test_package_holds_no_build_paths_or_build_tools(deb: Path, tmp_path: Path) 
     run("dpkg-deb", "-R", str(deb), str(tree))
     venv = tree / str(VENV).lstrip("/")
     assert sorted(p.name for p in (venv / "bin").iterdir()) == [
-        "linemon", "python", "python3", "python3.11"]
+        "linemon", "linemon-extcheck", "python", "python3", "python3.11"]
     assert not (venv / "include").exists()
     site = next(venv.glob("lib/python3*/site-packages"))
-    assert not [p.name for p in site.iterdir() if p.name.startswith(("pip", "setuptools"))]
+    assert not [p.name for p in site.iterdir()
+                if p.name.startswith(("pip", "setuptools", "poetry"))]  # build tools only
     assert "command = /usr/bin/python3 -m venv /usr/lib/linemon-agent\n" in (
         venv / "pyvenv.cfg").read_text()
     # scripts/build-deb builds in /tmp/linemon-deb.XXXXXX: no file may name it.
