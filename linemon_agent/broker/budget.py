@@ -26,8 +26,7 @@ def ewma(previous: float | None, sample: float) -> float:
 
 def worst_case(line: Line, platform: Platform) -> float:
     """A line's session time if every probe times out (before it has been measured)."""
-    per_probe = line.request.timeout or platform.default_timeout
-    return line.request.count * (per_probe + platform.probe_interval)
+    return line.request.count * (platform.per_probe_seconds(line.request) + platform.probe_interval)
 
 
 @dataclass(frozen=True)

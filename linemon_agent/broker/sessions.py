@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from linemon_agent import models
 from linemon_agent.errors import CommandError, ParseError, SessionError
@@ -292,8 +293,7 @@ class RouterPool:
             raise
         if grant is _OPEN:
             return await self._open_granted()
-        assert not isinstance(grant, bool)
-        return grant  # type: ignore[return-value]
+        return cast(Session, grant)
 
     async def _open_granted(self) -> Session:
         """Open a session in a slot already counted; give the slot back if that fails."""

@@ -197,10 +197,15 @@ class Platform(abc.ABC):
                     f"{self.name} accepts timeouts {lo:g}-{hi:g} s",
                 )
 
+    def per_probe_seconds(self, request: PingRequest) -> float:
+        """The wait for one probe's reply: the request's timeout, else the platform's."""
+        return request.timeout if request.timeout is not None else self.default_timeout
+
     def worst_case_seconds(self, request: PingRequest) -> float:
-        """How long the device may take to answer ``request`` (every probe timing out)."""
-        per_probe = request.timeout if request.timeout is not None else self.default_timeout
-        return request.count * (math.ceil(per_probe) + self.probe_interval) + 5.0
+        """How long the device may take to answer ``request`` (every probe timing out), with
+        whole seconds per probe and a margin: the command's deadline."""
+        per_probe = math.ceil(self.per_probe_seconds(request))
+        return request.count * (per_probe + self.probe_interval) + 5.0
 
     def probe_words(
         self, request: PingRequest, count: str, size: str = "size", timeout: str = "timeout"
