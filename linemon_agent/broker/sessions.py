@@ -7,10 +7,15 @@ router was: a ping that was not sent is never a ``timeout``. Each outcome carrie
 the command went to the router and how long it waited, so lateness is measured where it
 happens.
 
-Sessions open lazily at a bounded rate; one that overruns its deadline or breaks is dropped
-and the next ping opens another. Failed opens back off exponentially with jitter (auth
-failures start long); while a router is in backoff its pings fail at once with the last
-error. No lock is held while a session closes: closing is handed to a background task.
+Sessions open lazily at a bounded rate, one login at a time per router. The pool grows by
+one session (up to ``max_sessions``) when a session comes free and the pings still queued
+would take the sessions there are longer than ``GROW_BACKLOG_S`` (by the pool's recent time
+per ping): a few quick pings that queued during a login (the open rate limit at a cold
+start) are no reason for another, so a router whose lines one session serves keeps one, and
+its vty lines and AAA server see no login storm. A session that overruns its deadline or
+breaks is dropped and the next ping opens another. Failed opens back off exponentially with
+jitter (auth failures start long); while a router is in backoff its pings fail at once with
+the last error. No lock is held while a session closes: closing is handed to a background task.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ BACKOFF_MAX = 300.0
 AUTH_BACKOFF_FIRST = 60.0
 OPEN_TIMEOUT = 45.0
 KEEPALIVE_TIMEOUT = 10.0
+GROW_BACKLOG_S = 1.0  # queued work (seconds of session time) that opens another session
+PING_EWMA_WEIGHT = 0.2
 
 
 class RateLimiter:
@@ -101,6 +108,7 @@ class RouterPool:
         open_limiter: RateLimiter,
         keepalive_interval: float = 240.0,
         limiter: RateLimiter | None = None,
+        grow_backlog_s: float = GROW_BACKLOG_S,
     ) -> None:
         self.router = router
         self.platform = get_platform(router.platform)
@@ -111,7 +119,10 @@ class RouterPool:
         self.limiter = limiter or RateLimiter(10.0)
         self._idle: list[tuple[Session, float]] = []
         self._count = 0  # sessions open, opening or granted to a waiter
+        self._opening = 0  # logins under way or granted to a waiter (at most one)
         self._queue: collections.deque[asyncio.Future[object]] = collections.deque()
+        self._ping_s: float | None = None  # session time per ping, recent (EWMA)
+        self._grow_backlog_s = grow_backlog_s
         self._backoff_until = 0.0
         self._backoff = 0.0
         self._closed = False
@@ -131,6 +142,14 @@ class RouterPool:
     @property
     def waiting(self) -> int:
         return sum(1 for waiter in self._queue if not waiter.done())
+
+    @property
+    def saturated(self) -> bool:
+        """A ping asked for now would have to wait: others already wait, or no session is
+        idle and none can be opened at once (all in use, or a login is under way)."""
+        if self.waiting:
+            return True
+        return not self._idle and (self._count >= self.router.max_sessions or self._opening > 0)
 
     def in_backoff(self) -> bool:
         return time.monotonic() < self._backoff_until
@@ -195,11 +214,16 @@ class RouterPool:
             again = follow_up(result)
             if again is not None:
                 result, usable = await self._run(session, again, self.platform.build_ping(again))
+        duration = time.monotonic() - started
+        if self._ping_s is None:
+            self._ping_s = duration
+        else:
+            self._ping_s += PING_EWMA_WEIGHT * (duration - self._ping_s)
         if usable:
             self._release(session)
         else:
             self._discard()
-        return Outcome(result, sent_at, queued_s, time.monotonic() - started)
+        return Outcome(result, sent_at, queued_s, duration)
 
     async def keep_warm(self) -> None:
         """Send the keepalive on sessions idle for longer than the keepalive interval."""
@@ -275,8 +299,9 @@ class RouterPool:
                 self._count -= 1
                 self.stats.reconnects += 1
                 self._close_later(session)
-            if self._count < self.router.max_sessions:
+            if self._count < self.router.max_sessions and not self._opening:
                 self._count += 1
+                self._opening += 1
                 return await self._open_granted()
         waiter: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         self._queue.append(waiter)
@@ -296,7 +321,8 @@ class RouterPool:
         return cast(Session, grant)
 
     async def _open_granted(self) -> Session:
-        """Open a session in a slot already counted; give the slot back if that fails."""
+        """Log in, in a slot already counted (with its login); give the slot back if that
+        fails. Either way the next waiter may then open another session."""
         try:
             if self.in_backoff():
                 raise SessionError(
@@ -305,14 +331,18 @@ class RouterPool:
                     f"in backoff for {self._backoff_until - time.monotonic():.0f} s "
                     f"after: {self.stats.last_error}",
                 )
-            return await self._open()
+            session = await self._open()
         except BaseException:
+            self._opening -= 1
             self._count -= 1
             self._grant_slot()
             raise
+        self._opening -= 1
+        return session
 
     def _give_back(self, grant: object) -> None:
         if grant is _OPEN:
+            self._opening -= 1
             self._count -= 1
             self._grant_slot()
         else:
@@ -328,8 +358,18 @@ class RouterPool:
             waiter = self._queue.popleft()
             if not waiter.done():
                 waiter.set_result(session)
+                self._grow()
                 return
         self._idle.append((session, time.monotonic()))
+
+    def _grow(self) -> None:
+        """Open one more session if the pings still queued would keep the sessions there are
+        busy for longer than the grow bound (queued ones that gave up are counted too: a
+        bound, not a count, and cheap)."""
+        if self._queue and self._ping_s is not None:
+            backlog = len(self._queue) * self._ping_s / max(1, self._count)
+            if backlog > self._grow_backlog_s:
+                self._grant_slot()
 
     def _discard(self) -> None:
         """Forget a session that broke (it closed itself); its slot goes to the next waiter."""
@@ -338,11 +378,12 @@ class RouterPool:
         self._grant_slot()
 
     def _grant_slot(self) -> None:
-        """A session slot is free: let the first waiter open a session in it."""
-        while self._queue and self._count < self.router.max_sessions:
+        """A session slot is free and no login is under way: let the first waiter log in."""
+        while self._queue and self._count < self.router.max_sessions and not self._opening:
             waiter = self._queue.popleft()
             if not waiter.done():
                 self._count += 1
+                self._opening += 1
                 waiter.set_result(_OPEN)
                 return
 

@@ -40,8 +40,9 @@ class FakeSession:
         return not self.closed
 
 
-def _pool(opener: object) -> RouterPool:
-    return RouterPool(ROUTER, opener, RateLimiter(1000), 240.0, RateLimiter(1000))  # type: ignore[arg-type]
+def _pool(opener: object, grow: float = 0.0) -> RouterPool:
+    """A pool that opens another session for any backlog (``grow``: the bound in seconds)."""
+    return RouterPool(ROUTER, opener, RateLimiter(1000), 240.0, RateLimiter(1000), grow)  # type: ignore[arg-type]
 
 
 def test_pings_share_at_most_max_sessions() -> None:
@@ -123,8 +124,8 @@ def test_idle_sessions_are_kept_warm_and_dead_ones_dropped() -> None:
         return sessions.pop(0)
 
     async def scenario() -> RouterPool:
-        pool = RouterPool(ROUTER, opener, RateLimiter(1000), 0.0, RateLimiter(1000))  # type: ignore[arg-type]
-        await asyncio.gather(pool.ping(REQUEST), pool.ping(REQUEST))
+        pool = RouterPool(ROUTER, opener, RateLimiter(1000), 0.0, RateLimiter(1000), 0.0)  # type: ignore[arg-type]
+        await asyncio.gather(*(pool.ping(REQUEST) for _ in range(3)))  # a backlog: 2 sessions
         first, second = (s for s, _ in pool._idle)
         second.fail = SessionError("pe1", models.STATUS_SESSION_ERROR, "gone")  # type: ignore[attr-defined]
         await pool.keep_warm()
@@ -218,3 +219,51 @@ def test_follow_up_runs_on_the_same_session_in_the_same_turn() -> None:
         "ping 192.0.2.7 repeat 2 timeout 1",
     ]
     assert outcome.result.status == models.STATUS_OK
+
+
+def test_one_login_at_a_time_and_the_pool_grows_while_pings_wait() -> None:
+    opening, most_at_once, opened = 0, 0, []
+
+    async def opener(router: Router) -> FakeSession:
+        nonlocal opening, most_at_once
+        opening += 1
+        most_at_once = max(most_at_once, opening)
+        await asyncio.sleep(0.02)
+        opening -= 1
+        opened.append(FakeSession(delay=0.2))
+        return opened[-1]
+
+    async def scenario() -> tuple[list[bool], int]:
+        pool = _pool(opener, grow=0.1)  # 2 queued pings of 0.2 s: 0.4 s of work, grow
+        saturated = [pool.saturated]
+        first = asyncio.ensure_future(pool.ping(REQUEST))
+        await asyncio.sleep(0)
+        saturated.append(pool.saturated)  # a login under way: the next ping would wait
+        rest = [asyncio.ensure_future(pool.ping(REQUEST)) for _ in range(3)]
+        await asyncio.gather(first, *rest)
+        saturated.append(pool.saturated)  # two idle sessions
+        return saturated, pool.sessions
+
+    saturated, sessions = asyncio.run(scenario())
+    assert most_at_once == 1  # never two logins to one router at once
+    assert sessions == len(opened) == 2  # grew to max_sessions while pings waited
+    assert saturated == [False, True, False]
+
+
+def test_quick_pings_queued_during_a_login_do_not_open_another_session() -> None:
+    opened: list[FakeSession] = []
+
+    async def opener(router: Router) -> FakeSession:
+        await asyncio.sleep(0.2)  # a slow login (e.g. the open rate limit at a cold start)
+        opened.append(FakeSession(delay=0.01))
+        return opened[-1]
+
+    async def scenario() -> None:
+        pool = _pool(opener, grow=1.0)  # the default bound: 1 s of queued work
+        first = asyncio.ensure_future(pool.ping(REQUEST))
+        await asyncio.sleep(0.01)
+        await asyncio.gather(first, *(pool.ping(REQUEST) for _ in range(5)))
+        await pool.ping(REQUEST)
+
+    asyncio.run(scenario())
+    assert len(opened) == 1
