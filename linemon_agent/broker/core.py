@@ -279,13 +279,18 @@ class Broker:
         self._deliver(line, payload, result, outcome.sent_at is not None)
 
     def _down_probe_count(self, line: Line) -> int:
-        """Probes to send first when the line's last ping got no reply (0: the full ping)."""
+        """Probes to send first (0: the full ping at once): when the line's last ping got no
+        reply, or when it has no result yet and its router's sessions are all taken (a new
+        line may be dead: on a busy router its first ping must not hold a session for the
+        whole count of timeouts before that is known)."""
         count = line.down_probe_count
         if count is None:
             count = self.config.broker.down_probe_count
-        last = self.last.get(line.id)
-        if not count or count >= line.request.count or last is None:
+        if not count or count >= line.request.count:
             return 0
+        last = self.last.get(line.id)
+        if last is None:
+            return count if self.pools.get(line.router).saturated else 0
         return count if last["status"] == models.STATUS_NO_REPLY else 0
 
     def _overrun(self, line: Line, due: float) -> None:

@@ -5,11 +5,13 @@ One emulated IOS-XE PE carries ``lines`` lines: 5 % dead, 2 % at 30 % loss, the 
 time_scale 0.1 with an 18 s interval (the ratio of ping time to interval is kept; the
 broker's own overhead per ping is not scaled down, so the figures are pessimistic). After the
 first interval (every line new: dead lines not known yet, so their first ping is the full
-count) comes a catch-up interval, reported on its own, then ``intervals`` measured ones. Per
-interval: the share of lines
-measured (a result whose command went to the router: not skipped, not overrun), the false
-timeouts (any ``timeout``: dead lines answer ``no_reply``), skipped pings; at the end the
-router's load, sessions needed and used, broker CPU.
+count, unless its router is busy) comes a catch-up interval, reported on its own, then
+``intervals`` measured ones. Each result is put in its line's slot (a sent ping: the slot it
+was asked for, ``clock`` - ``queued_ms``; a skipped or overrun one: its ``clock``), so an
+interval holds exactly one slot of every line. Per interval: the share of lines measured (the
+slot's command went to the router: not skipped, not overrun), the share sent on time (within
+5 s of the slot), the false timeouts (any ``timeout``: dead lines answer ``no_reply``),
+skipped pings; at the end the router's load, sessions needed and used, broker CPU.
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ INTERVAL_S = 18  # 180 s at time_scale 0.1
 MAX_SESSIONS = 4
 PASSWORD = "bench-pw"
 SETTLE_S = 3.0
+ON_TIME_S = 5.0  # the broker's own on-time bound
+
+
+def slot_of(result: dict[str, Any], offset: float, interval: float) -> float:
+    """The line's slot a result belongs to (its slot grid: ``offset`` + k x ``interval``)."""
+    asked = result["clock"]
+    if result["status"] not in ("skipped", "overrun"):
+        asked -= result["queued_ms"] / 1000.0  # the command went out after its wait
+    return offset + round((asked - offset) / interval) * interval
 
 
 def targets(lines: int) -> dict[str, dict[str, float]]:
@@ -98,17 +109,22 @@ def router_budget(work: Path, lines: int, intervals: int, probe: int) -> dict[st
             end = time.time()
             routers = broker.client_json("routers", "--json")
             status = broker.client_json("status", "--json")
+            offsets = {r["id"]: r["offset_s"] for r in broker.client_json("lines", "--json")}
             time.sleep(SETTLE_S)
         values = [json.loads(v.value) for v in trapper.values()]
     dead = {a for a, b in behaviour.items() if b.get("loss") == 1.0}
+    slots = [(slot_of(v, offsets[v["line"]], INTERVAL_S), v) for v in values]
     per_interval = []
     for k in range(-1, intervals):  # -1: the catch-up interval
         lo, hi = start + k * INTERVAL_S, start + (k + 1) * INTERVAL_S
-        window = [v for v in values if lo <= v["clock"] < hi]
-        measured = {v["line"] for v in window if v["status"] not in ("skipped", "overrun")}
-        statuses = Counter(v["status"] for v in window)
+        window = [(slot, v) for slot, v in slots if lo <= slot < hi]
+        sent = [(slot, v) for slot, v in window if v["status"] not in ("skipped", "overrun")]
+        measured = {v["line"] for _, v in sent}
+        on_time = {v["line"] for slot, v in sent if v["clock"] - slot <= ON_TIME_S}
+        statuses = Counter(v["status"] for _, v in window)
         per_interval.append({
             "measured_pct": round(100.0 * len(measured) / lines, 3),
+            "on_time_pct": round(100.0 * len(on_time) / lines, 3),
             "statuses": dict(statuses),
             "false_timeouts": statuses.get("timeout", 0),
             "skipped": statuses.get("skipped", 0),

@@ -1,7 +1,8 @@
 """Many lines on one router, in real time on the emulator (issue 11): a router over its session
 budget reports pings it could not send as ``skipped`` (never ``timeout``), shows its load and
 warns once a minute; the same router with enough sessions skips nothing; a dead line's down
-probe holds a session for one probe, and a line that comes back is measured in full at once.
+probe holds a session for one probe, and a line that comes back is measured in full at once;
+a new line asked for while every session is taken starts with the probe too.
 Figures are printed (-s shows them)."""
 
 from __future__ import annotations
@@ -119,3 +120,28 @@ def test_enough_sessions_skip_nothing_and_down_probes_shorten_dead_lines(tmp_pat
     print("FIGURES", json.dumps({"probe_ms": [r["duration_ms"] for r in probes],
                                  "first_full_ms": first["duration_ms"],
                                  "back_ms": back["duration_ms"], "load": routers[0]["load"]}))
+
+
+def test_new_lines_on_a_busy_router_start_with_the_down_probe(tmp_path: Path) -> None:
+    (tmp_path / "emu").mkdir()
+    with Emulator(_fleet(), workdir=tmp_path / "emu") as emulator, TrapperBed() as trapper:
+        # one session: the first dead line holds it for 5 s, the lines behind it are queued
+        doc = _doc(emulator, tmp_path, trapper.port, sessions=1, probe=1)
+        with BrokerProcess(tmp_path, doc):
+            time.sleep(INTERVAL + 4)
+        results = _results(trapper)
+    first: dict[str, dict[str, Any]] = {}
+    for r in results:
+        first.setdefault(r["line"], r)
+    dead = sorted((r for line, r in first.items() if line.startswith("dead-")),
+                  key=lambda r: r["clock"] - r["queued_ms"] / 1000)  # in the order asked
+    healthy = [r for line, r in first.items() if line.startswith("ok-")]
+    assert dead[0]["sent"] == 5  # the session was free (deterministic: the slots' order is fixed)
+    probed = [r for r in dead[1:] if r["status"] == "no_reply"]
+    assert probed and all(r["sent"] == 1 and r["extra"].get("down_probe") for r in probed)
+    assert all(r["duration_ms"] < 2500 for r in probed)  # one 1 s probe, not five
+    measured = [r for r in healthy if r["status"] == "ok"]
+    assert measured and all(r["sent"] == 5 for r in measured)  # a reply: the full count
+    assert not [r for r in results if r["status"] == "timeout"]
+    print("FIGURES", json.dumps({"dead_first": [(r["sent"], r["duration_ms"]) for r in dead],
+                                 "healthy_first": Counter(r["status"] for r in healthy)}))
