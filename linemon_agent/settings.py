@@ -59,7 +59,8 @@ class ZabbixSettings:
     # how long Zabbix may refuse a new item before its values are dropped as rejected
     # (behind an active proxy new items can take an hour to arrive: raise it there)
     reject_after: float = 600.0
-    # one-value probes of new (unverified) items in flight at once; each is its own connection
+    # probes of unverified items in flight at once (a group of never-probed items' first
+    # values, or one item's value); each is its own connection
     probe_concurrency: int = 8
     # encryption to the server or proxy, with Zabbix's names and meaning (zbxtls.py; README)
     tls_connect: str = "unencrypted"

@@ -21,19 +21,25 @@ from .rounds import (
     ACCEPTED,
     AMBIGUOUS,
     COUNTERS,
+    PROBES_PER_CONCURRENCY,
     REFUSAL_CAUSES,
     REFUSALS_TO_WARN,
     REFUSED,
     Item,
     ItemState,
+    Pass,
     backoff,
     classify,
-    plan_round,
 )
 from .sender import Send
 from .spool import Spool, Spooled, SpoolError
 
 log = logging.getLogger("linemon.reporter")
+
+# what a request carries (each also names its counter)
+BATCH = "batches"  # values of verified items
+GROUP = "groups"  # the first value of each of several never-probed items
+PROBE = "probes"  # one value of one unverified item
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:
@@ -49,10 +55,17 @@ class Reporter:
     (host, key), whether Zabbix has accepted a value ("verified"):
 
     * values of verified items travel together, up to ``batch_size`` a request;
-    * an unverified item is *probed*: its oldest value alone, so the answer is about that item.
-      Accepted: the item is verified. Refused: retried with backoff; once ``reject_after``
-      seconds (or ``max_attempts`` probes) have passed, every value of the item in the spool is
-      dropped, counted ``rejected``, and the reason logged;
+    * items never probed are probed together, a *group*: each one's oldest value, up to
+      ``batch_size`` items in one request (a cold start of 100,000 items is 400 requests, not
+      100,000). Accepted: every item in it is verified. Refused (nothing processed): nothing was
+      stored, the values stay, and each item counts it as its first refused probe and goes on
+      alone. Partly processed: Zabbix does not say which, so as for a verified batch below, the
+      values leave the spool, the failures are counted ``unattributed`` and each item goes on
+      alone with its next value. An item is in at most one group while the broker runs;
+    * any other unverified item is *probed* alone: its oldest value, so the answer is about
+      that item. Accepted: the item is verified. Refused: retried with backoff; once
+      ``reject_after`` seconds (or ``max_attempts`` probes) have passed, every value of the
+      item in the spool is dropped, counted ``rejected``, and the reason logged;
     * a batch of verified items that comes back with failures is an accounting anomaly. If
       nothing was processed, nothing was stored: the values stay and each item is probed again.
       If some were processed, resending would store those twice and the failed ones (a deleted
@@ -62,8 +75,14 @@ class Reporter:
       backoff with jitter (one step per round, however many probes failed in it), values keep
       their clocks, and order per item holds because an item never has more than one request
       in flight and the spool is read in sequence order;
-    * a round sends its verified batch first, then its probes, ``probe_concurrency`` at a time
-      (each probe is about one item, so they may overlap; the batch never overlaps them).
+    * a round sends its verified batch first, then its group and probes, ``probe_concurrency``
+      requests at a time (each is about other items, so they may overlap; the batch never
+      overlaps them). Rounds read the spool in one pass (``rounds.Pass``): each goes on where
+      the previous one stopped and stops reading once its batch or group is full, it holds
+      ``max_probes`` probes (4 x ``probe_concurrency``) or it has read ``ROUND_ROWS`` rows, so
+      no round reads the whole spool to find a few probes, and a pass reads each row once.
+      An item probed (or kept by a refused answer) in a pass sends nothing more in that pass;
+      a pass that sent anything is followed by a new one from the head of the spool.
 
     Values leave the spool only after Zabbix's answer, removed in one transaction right after
     it arrives with no await in between. The one window where a value can be sent twice is from
@@ -108,6 +127,7 @@ class Reporter:
         self.send_timeout = send_timeout
         self.memory_limit = memory_limit
         self.probe_concurrency = probe_concurrency
+        self.max_probes = probe_concurrency * PROBES_PER_CONCURRENCY
         self.items: dict[Item, ItemState] = {}
         self._held: deque[TrapperValue] = deque()  # values the spool could not take (yet)
         self._delivered: set[int] = set()  # seqs Zabbix accepted that the spool still holds
@@ -213,45 +233,60 @@ class Reporter:
         self._wake.clear()
 
     async def deliver_due(self) -> None:
-        """Send rounds until nothing is due or a send fails."""
+        """Send passes of rounds until a pass sends nothing or a send fails."""
         self._fresh = 0
         self._failed_round = False
         self._spool_held()
         if self._delivered and not self._remove_delivered():
             return
+        while await self._one_pass():
+            pass
+
+    async def _one_pass(self) -> bool:
+        """Read the spool once, a round at a time, sending as it goes; True if it sent
+        anything and every send was answered."""
+        scan = Pass(self.spool.scan())
+        sent = False
         while True:
             try:
-                batch, probes = plan_round(
-                    self.spool.scan(), self.items, self._clock(), self.batch_size
-                )
+                plan = scan.next_round(self.items, self._clock(), self.batch_size, self.max_probes)
             except SpoolError as exc:
                 self._fail("spool_errors", exc)
-                return
-            if not batch and not probes:
-                return
-            if batch and not await self._deliver(batch, False):
-                return
-            if probes and not await self._probe_all(probes):
-                return
+                return False
+            if not plan:
+                if plan.end:
+                    return sent
+                await asyncio.sleep(0)  # a round of rows passed over: let the loop run
+                continue
+            sent = True
+            if plan.batch and not await self._deliver(plan.batch, BATCH, scan):
+                return False
+            jobs = [([e], PROBE) for e in plan.probes]
+            if plan.group:
+                jobs.insert(0, (plan.group, GROUP if len(plan.group) > 1 else PROBE))
+            if jobs and not await self._probe_all(jobs, scan):
+                return False
 
-    async def _probe_all(self, probes: list[Spooled]) -> bool:
-        """Probe distinct items, at most ``probe_concurrency`` in flight; False if a send failed
-        (probes not yet started are left for the next round)."""
-        pending = iter(probes)
+    async def _probe_all(self, jobs: list[tuple[list[Spooled], str]], scan: Pass) -> bool:
+        """Send probes (each a group or one value) about distinct items, at most
+        ``probe_concurrency`` in flight; False if a send failed (those not yet started are
+        left for the next round)."""
+        pending = iter(jobs)
         ok = True
 
         async def worker() -> None:
             nonlocal ok
-            for entry in pending:
-                if not ok or not await self._deliver([entry], True):
+            for entries, kind in pending:
+                if not ok or not await self._deliver(entries, kind, scan):
                     ok = False
                     return
 
-        await asyncio.gather(*(worker() for _ in range(min(self.probe_concurrency, len(probes)))))
+        await asyncio.gather(*(worker() for _ in range(min(self.probe_concurrency, len(jobs)))))
         return ok
 
-    async def _deliver(self, entries: list[Spooled], probe: bool) -> bool:
-        """Send one batch and act on the answer; False when the round must end."""
+    async def _deliver(self, entries: list[Spooled], kind: str, scan: Pass | None = None) -> bool:
+        """Send one request (``kind``: BATCH, GROUP or PROBE) and act on the answer; False when
+        the round must end. Items whose values a refused answer kept are held in ``scan``."""
         payload = [e.value.as_dict() for e in entries]
         try:
             processed, failed, _total = await asyncio.wait_for(
@@ -266,15 +301,19 @@ class Reporter:
         try:
             if verdict != REFUSED:  # first thing after the answer: no await until committed
                 self.spool.remove(e.seq for e in entries)
-            elif probe:
-                self._refused_probe(entries[0])
+            else:
+                if scan is not None:  # kept: their later values must not pass them this pass
+                    scan.hold(e.value.item for e in entries)
+                if kind != BATCH:  # each item was refused, as if probed alone
+                    for entry in entries:
+                        self._refused_probe(entry)
         except SpoolError as exc:
             if verdict != REFUSED:  # Zabbix has them: remembered, never sent again
                 self._delivered.update(e.seq for e in entries)
-                self._count_answer(entries, probe, verdict, processed)
+                self._count_answer(entries, kind, verdict, processed)
             self._fail("spool_errors", exc)
             return False
-        self._count_answer(entries, probe, verdict, processed)
+        self._count_answer(entries, kind, verdict, processed)
         return True
 
     def _remove_delivered(self) -> bool:
@@ -290,11 +329,11 @@ class Reporter:
         return True
 
     def _count_answer(
-        self, entries: list[Spooled], probe: bool, verdict: str, processed: int
+        self, entries: list[Spooled], kind: str, verdict: str, processed: int
     ) -> None:
         n = len(entries)
         kept = max(0, min(processed, n))
-        self.counts["probes" if probe else "batches"] += 1
+        self.counts[kind] += 1
         if self._errors_in_row:
             log.info("delivery resumed", extra={"errors": self._errors_in_row})
         self._errors_in_row = 0
@@ -306,9 +345,8 @@ class Reporter:
                 self.items[item] = ItemState(verified=True)
             return
         self.counts["failed"] += n - kept
-        if verdict == REFUSED and probe:
+        if verdict == REFUSED and kind != BATCH:
             return
-        self.counts["anomalies"] += 1
         for item in items:
             self.items[item] = ItemState()
         dropped = 0
@@ -316,6 +354,15 @@ class Reporter:
             dropped = n - kept
             self.counts["sent"] += kept
             self.counts["unattributed"] += dropped
+        if kind == GROUP:  # expected when a new item is not in Zabbix (yet): not an anomaly
+            log.warning(
+                "Zabbix refused some values of a group of new items and does not say which;"
+                " the group's values are dropped as unattributed, each item is probed alone",
+                extra={"values": n, "processed": processed, "dropped_unattributed": dropped,
+                       "items": ", ".join(f"{h}:{k}" for h, k in sorted(items)[:10])},
+            )
+            return
+        self.counts["anomalies"] += 1
         log.warning(
             "accounting anomaly: Zabbix refused values of items it had accepted before;"
             " probing each item again",
@@ -355,7 +402,7 @@ class Reporter:
                 )
             return
         dropped = self.spool.remove_item(host, key)
-        del self.items[item]
+        self.items[item] = ItemState()  # its later values are probed alone, never in a group
         self.counts["rejected"] += dropped
         self.last_rejected = (
             f"host {host!r} key {key!r}: Zabbix did not accept its values in {state.failures}"

@@ -109,21 +109,23 @@ def running(reporter: Reporter, scenario: Callable[[], Awaitable[None]]) -> None
 # -- pure parts --------------------------------------------------------------------------------
 
 
-def test_plan_batches_verified_items_and_probes_each_new_item_once() -> None:
-    items = {A: ItemState(verified=True)}
-    spooled = entries(val(A, 0), val(B, 0), val(A, 1), val(C, 0), val(B, 1), val(A, 2))
-    batch, probes = plan_round(spooled, items, now=0.0, batch_size=10)
-    assert [e.value for e in batch] == [val(A, 0), val(A, 1), val(A, 2)]
-    assert [e.value for e in probes] == [val(B, 0), val(C, 0)]
+def test_plan_batches_verified_items_groups_new_ones_and_probes_the_others_once() -> None:
+    items = {A: ItemState(verified=True), X: ItemState()}
+    spooled = entries(val(A, 0), val(B, 0), val(A, 1), val(X, 0), val(C, 0), val(B, 1),
+                      val(A, 2), val(X, 1))  # fmt: skip
+    plan = plan_round(spooled, items, now=0.0, batch_size=10, max_probes=8)
+    assert [e.value for e in plan.batch] == [val(A, 0), val(A, 1), val(A, 2)]
+    assert [e.value for e in plan.group] == [val(B, 0), val(C, 0)]  # never probed: together
+    assert [e.value for e in plan.probes] == [val(X, 0)]  # probed alone before: alone again
 
 
 def test_plan_holds_items_in_backoff_and_everything_after_their_head() -> None:
     items = {A: ItemState(verified=True), B: ItemState(failures=1, next_try=5.0)}
     spooled = entries(val(B, 0), val(A, 0), val(B, 1))
-    batch, probes = plan_round(spooled, items, now=4.9, batch_size=10)
-    assert [e.value for e in batch] == [val(A, 0)] and probes == []
-    _, probes = plan_round(spooled, items, now=5.0, batch_size=10)
-    assert [e.value for e in probes] == [val(B, 0)]
+    plan = plan_round(spooled, items, now=4.9, batch_size=10, max_probes=8)
+    assert [e.value for e in plan.batch] == [val(A, 0)] and plan.probes == plan.group == []
+    plan = plan_round(spooled, items, now=5.0, batch_size=10, max_probes=8)
+    assert [e.value for e in plan.probes] == [val(B, 0)]
 
 
 def test_plan_stops_reading_when_the_batch_is_full() -> None:
@@ -135,9 +137,9 @@ def test_plan_stops_reading_when_the_batch_is_full() -> None:
             read.append(e.seq)
             yield e
 
-    batch, probes = plan_round(spool(), items, now=0.0, batch_size=4)
-    assert [e.seq for e in batch] == [1, 2, 3, 4]
-    assert read == [1, 2, 3, 4] and probes == []
+    plan = plan_round(spool(), items, now=0.0, batch_size=4, max_probes=8)
+    assert [e.seq for e in plan.batch] == [1, 2, 3, 4]
+    assert read == [1, 2, 3, 4] and plan.read == 4 and plan.probes == plan.group == []
 
 
 @pytest.mark.parametrize(
@@ -201,7 +203,7 @@ def test_a_partial_batch_goes_at_the_flush_interval(tmp_path: Path) -> None:
     running(reporter, scenario)
 
 
-def test_unverified_items_go_alone_and_join_batches_once_accepted(tmp_path: Path) -> None:
+def test_new_items_go_in_one_group_and_join_batches_once_accepted(tmp_path: Path) -> None:
     fake = FakeZabbix()
     reporter = make(tmp_path, fake)
     reporter.items[A] = ItemState(verified=True)
@@ -210,8 +212,7 @@ def test_unverified_items_go_alone_and_join_batches_once_accepted(tmp_path: Path
     asyncio.run(reporter.stop(2.0))
     assert [[(v["key"], v["ns"]) for v in call] for call in fake.calls] == [
         [("ping[a]", 0), ("ping[a]", 1), ("ping[a]", 2)],
-        [("ping[b]", 0)],
-        [("ping[c]", 0)],
+        [("ping[b]", 0), ("ping[c]", 0)],  # one group probe of the two new items
         [("ping[b]", 1), ("ping[c]", 1)],
     ]
     stats = reporter.stats()
@@ -221,6 +222,7 @@ def test_unverified_items_go_alone_and_join_batches_once_accepted(tmp_path: Path
 def test_refused_item_is_retried_with_backoff_then_rejected_with_reason(tmp_path: Path) -> None:
     fake = FakeZabbix(known={A})
     reporter = make(tmp_path, fake, max_attempts=3, probe_base=0.08, retry_cap=1.0)
+    reporter.items[X] = ItemState()  # probed alone before: never in a group (a group: below)
     for v in (val(X, 0), val(A, 0), val(X, 1), val(X, 2), val(A, 1)):
         reporter.submit(v)
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from linemon_agent.broker.reporter import Reporter
+from linemon_agent.broker.rounds import ItemState
 from linemon_agent.broker.spool import Spool
 from linemon_agent.config import parse_config
 from linemon_agent.errors import ConfigError
@@ -47,6 +48,8 @@ def test_probes_run_concurrently_within_the_bound(tmp_path: Path) -> None:
         reject_after=3600.0,
         probe_base=60.0,
     )
+    # items probed alone before (never probed ones go in one group: test_reporter_groups.py)
+    reporter.items.update({("h", f"k{i}"): ItemState() for i in range(20)})
 
     async def main() -> None:
         task = asyncio.create_task(reporter.run())
@@ -100,6 +103,7 @@ def test_concurrent_probes_failing_together_lose_nothing_and_back_off_once(
 
     reporter = Reporter(Spool(tmp_path / "spool"), flaky, flush_interval=0.02,
                         probe_concurrency=4, retry_base=0.2, retry_cap=10.0)
+    reporter.items.update({("h", f"k{i}"): ItemState() for i in range(12)})  # probed alone
     retry_after_failures: list[float] = []
 
     async def main() -> None:
