@@ -141,6 +141,7 @@ class Reporter:
         self._failed_round = False  # this round already stepped the backoff
         self._retry_at = 0.0
         self.counts = dict.fromkeys(COUNTERS, 0)
+        self._probes_accepted = 0  # groups and probes Zabbix took (ends a pass: see _one_pass)
         self.recovered = len(spool)
         self.last_error = ""
         self.last_rejected = ""
@@ -244,10 +245,14 @@ class Reporter:
 
     async def _one_pass(self) -> bool:
         """Read the spool once, a round at a time, sending as it goes; True if it sent
-        anything and every send was answered."""
+        anything and every send was answered. A round whose group or probes verified items
+        ends the pass: those items' later values, passed over while they were held, go in
+        the next pass's batches from the head of the spool (a cold start would otherwise send
+        group after group while the values of every item verified so far wait)."""
         scan = Pass(self.spool.scan())
         sent = False
         while True:
+            verified = self._probes_accepted
             try:
                 plan = scan.next_round(self.items, self._clock(), self.batch_size, self.max_probes)
             except SpoolError as exc:
@@ -266,6 +271,8 @@ class Reporter:
                 jobs.insert(0, (plan.group, GROUP if len(plan.group) > 1 else PROBE))
             if jobs and not await self._probe_all(jobs, scan):
                 return False
+            if self._probes_accepted != verified:
+                return True
 
     async def _probe_all(self, jobs: list[tuple[list[Spooled], str]], scan: Pass) -> bool:
         """Send probes (each a group or one value) about distinct items, at most
@@ -341,6 +348,8 @@ class Reporter:
         items = {e.value.item for e in entries}
         if verdict == ACCEPTED:
             self.counts["sent"] += n
+            if kind != BATCH:
+                self._probes_accepted += 1
             for item in items:
                 self.items[item] = ItemState(verified=True)
             return

@@ -220,4 +220,29 @@ def test_a_round_of_new_items_reads_one_group_not_the_whole_spool(tmp_path: Path
     asyncio.run(reporter.deliver_due())
     assert reads[0] == 500  # the first page: 250 rows made the group
     assert [reporter.stats()[k] for k in ("groups", "sent", "pending")] == [1, 250, 99_750]
-    assert spool.rows_read <= 1000
+    # the accepted group ended the pass; the next one read a page from the head before its
+    # (refused) send: two rounds, not the whole spool
+    assert spool.rows_read <= 1500
+
+
+
+def test_values_of_items_a_group_verified_go_in_batches_before_the_next_group(
+    tmp_path: Path,
+) -> None:
+    """A cold start with values still arriving: once a group is accepted, the next request
+    carries those items' waiting values (a batch), not only the next group of new items."""
+    spool = counting(tmp_path)
+    for block in range(4):  # 250 new items' first values, then their second ones, x 4
+        ids = range(block * 250, (block + 1) * 250)
+        for n in range(2):
+            spool.append_many(TrapperValue(*item(i), f"v{n}", 1_700_000_000 + n, i) for i in ids)
+    requests: list[str] = []
+
+    async def send(values: list[dict[str, Any]]) -> tuple[int, int, int]:
+        requests.append("group" if all(v["value"] == "v0" for v in values) else "batch")
+        return len(values), 0, len(values)
+
+    reporter = Reporter(spool, send, batch_size=250)
+    asyncio.run(reporter.deliver_due())
+    assert reporter.stats()["pending"] == 0 and reporter.stats()["sent"] == 2_000
+    assert requests == ["group", "batch"] * 4
