@@ -400,9 +400,9 @@ class RouterPool:
         try:
             session = await asyncio.wait_for(self._opener(self.router), OPEN_TIMEOUT)
         except TimeoutError:
-            exc = SessionError(
+            exc = SessionError(  # no ping was sent: a session's failure, not a `timeout`
                 self.router.name,
-                models.STATUS_TIMEOUT,
+                models.STATUS_SESSION_ERROR,
                 f"login did not finish within {OPEN_TIMEOUT:g} s",
             )
             self._failed_open(exc)

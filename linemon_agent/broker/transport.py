@@ -120,7 +120,9 @@ def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
     if isinstance(exc, ScrapliPrivilegeError):  # logged in, but not at a level it knows
         return SessionError(router.name, models.STATUS_AUTH_ERROR, f"privilege level: {text}")
     if isinstance(exc, EnableTimeout):
-        return SessionError(router.name, models.STATUS_TIMEOUT, f"enable did not finish: {text}")
+        return SessionError(
+            router.name, models.STATUS_SESSION_ERROR, f"enable did not finish: {text}"
+        )
     # telnet: "username/login prompt seen more than once, assuming auth failed"
     if isinstance(exc, asyncssh.PermissionDenied) or (
         isinstance(exc, ScrapliAuthenticationFailed)
@@ -133,9 +135,12 @@ def _classify_open_error(router: Router, exc: BaseException) -> SessionError:
         return SessionError(
             router.name, models.STATUS_SESSION_REFUSED, f"router refused a session: {text}"
         )
-    # connected, no prompt (or no telnet login dialogue) in time
+    # connected, no prompt (or no telnet login dialogue) in time: no ping was sent, so this is
+    # the session's failure, never a ping's `timeout`
     if isinstance(exc, ScrapliTimeout) and ("prompt" in text or "authentication" in text):
-        return SessionError(router.name, models.STATUS_TIMEOUT, f"login did not finish: {text}")
+        return SessionError(
+            router.name, models.STATUS_SESSION_ERROR, f"login did not finish: {text}"
+        )
     return SessionError(router.name, models.STATUS_UNREACHABLE, f"cannot open session: {text}")
 
 

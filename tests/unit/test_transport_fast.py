@@ -120,12 +120,12 @@ def test_open_errors_name_the_privilege_and_telnet_login_problems() -> None:
         (ScrapliPrivilegeError("Failed to acquire requested privilege level privilege_exec"),
          "auth_error", "privilege level: Failed to acquire"),
         (EnableRefused("'enable': the secret was not accepted"), "auth_error", "enable refused"),
-        (EnableTimeout("no prompt within 10 s"), "timeout", "enable did not finish"),
+        (EnableTimeout("no prompt within 10 s"), "session_error", "enable did not finish"),
         (ScrapliAuthenticationFailed(
             "username/login prompt seen more than once, assuming auth failed"),
          "auth_error", "login refused"),
         (ScrapliTimeout("timed out during in channel telnet authentication"),
-         "timeout", "login did not finish"),
+         "session_error", "login did not finish"),
         (ScrapliConnectionError("Failed to open telnet session to host 192.0.2.1, "
                                 "connection refused"), "router_unreachable", "cannot open"),
     ]

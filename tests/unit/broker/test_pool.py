@@ -267,3 +267,16 @@ def test_quick_pings_queued_during_a_login_do_not_open_another_session() -> None
 
     asyncio.run(scenario())
     assert len(opened) == 1
+
+
+def test_a_login_that_does_not_finish_is_a_session_error_not_a_timeout(monkeypatch: Any) -> None:
+    monkeypatch.setattr("linemon_agent.broker.sessions.OPEN_TIMEOUT", 0.05)
+
+    async def opener(router: Router) -> FakeSession:
+        await asyncio.sleep(1.0)  # connected, no prompt
+        return FakeSession()
+
+    outcome = asyncio.run(_pool(opener).ping(REQUEST))
+    assert outcome.sent_at is None  # never sent: not the line's `timeout`
+    assert outcome.result.status == models.STATUS_SESSION_ERROR
+    assert "login did not finish" in (outcome.result.error or "")
