@@ -114,6 +114,7 @@ class Bed:
         self.trapper = TrapperBed()
         self.broker: BrokerProcess | None = None
         self.router_names: list[str] = []
+        self.doc: dict[str, Any] = {}  # the broker's configuration
 
     def __enter__(self) -> Bed:
         try:
@@ -136,6 +137,7 @@ class Bed:
             self.emulators, self.work, self.trapper.port, self.lines_per_router, self.interval,
             self.transport,
         )
+        self.doc = doc
         self.router_names = [router["name"] for router in doc["routers"]]
         self.broker = BrokerProcess(self.work, doc)  # assigned first: close() stops it
         self.broker.start(wait=120.0)
