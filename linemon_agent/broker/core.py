@@ -239,7 +239,7 @@ class Broker:
                 line, outcome.result, clock, outcome.duration_s, outcome.queued_s
             )
             if line.zabbix_host:
-                self._deliver(line, payload, outcome.result, outcome.sent_at is not None)
+                self._deliver(line, payload, outcome.result)
             return payload
 
         task = asyncio.get_running_loop().create_task(run(), name=f"adhoc-{line.id}")
@@ -276,7 +276,7 @@ class Broker:
                 self.sends.account(None)
             clock = due
         payload = result_payload(line, result, clock, outcome.duration_s, outcome.queued_s)
-        self._deliver(line, payload, result, outcome.sent_at is not None)
+        self._deliver(line, payload, result)
 
     def _down_probe_count(self, line: Line) -> int:
         """Probes to send first (0: the full ping at once): when the line's last ping got no
@@ -299,18 +299,15 @@ class Broker:
             "the previous ping of this line had not finished at its next slot",
         )
         self.counts[models.STATUS_OVERRUN] += 1
-        self._deliver(line, result_payload(line, result, due, 0.0), result, False)
+        self._deliver(line, result_payload(line, result, due, 0.0), result)
 
-    def _deliver(
-        self, line: Line, payload: dict[str, Any], result: PingResult, asked: bool
-    ) -> None:
-        """Keep the line's last result and hand it to the reporter for Zabbix (``asked``:
-        the command went to the router; if not, the result says nothing of the line)."""
+    def _deliver(self, line: Line, payload: dict[str, Any], result: PingResult) -> None:
+        """Keep the line's last result and hand it to the reporter for Zabbix."""
         self.last[line.id] = payload
         clock = payload["clock"]
         seconds = int(clock)
         ns = min(999_999_999, round((clock - seconds) * 1e9))
-        self.journal.result(line, result, f"{seconds}.{ns:09d}", asked)
+        self.journal.result(line, result, f"{seconds}.{ns:09d}")
         self.reporter.submit(
             TrapperValue(
                 host=line.zabbix_host,

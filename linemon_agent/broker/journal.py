@@ -63,10 +63,8 @@ class Journal:
         self._since: Counter[str] = Counter()
         self._next_summary = clock() + SUMMARY_INTERVAL
 
-    def result(self, line: Line, result: PingResult, clock: str, asked: bool = True) -> None:
-        """One result of ``line``; ``clock`` is its Zabbix clock as "seconds.nanoseconds";
-        ``asked``: the command went to the router (a ping never sent, e.g. a login that timed
-        out, says nothing about the line: the pool logs the router's trouble)."""
+    def result(self, line: Line, result: PingResult, clock: str) -> None:
+        """One result of ``line``; ``clock`` is its Zabbix clock as "seconds.nanoseconds"."""
         self._since[result.status] += 1
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -80,7 +78,7 @@ class Journal:
                     "clock": clock,
                 },
             )
-        state = line_state(result) if asked else None
+        state = line_state(result)
         if state is None:
             return
         before = self._states.get(line.id)

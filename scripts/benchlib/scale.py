@@ -49,7 +49,7 @@ def _pings(bed: Bed) -> list[figures.Started]:
 def _offsets(bed: Bed) -> dict[str, float]:
     """Each line's slot offset, planned as the broker plans it (the same pure function over
     the same lines): asking the broker for 100,000 lines' rows is a 60 MB reply."""
-    return plan_offsets(SimpleNamespace(**line) for line in bed.doc["lines"])  # type: ignore[misc]
+    return plan_offsets(SimpleNamespace(**line) for line in bed.doc["lines"])
 
 
 async def _status(bed: Bed) -> dict[str, Any]:

@@ -86,10 +86,10 @@ def test_one_summary_a_minute_with_the_pings_since_the_last(caplog: Any) -> None
 def test_a_ping_never_sent_says_nothing_about_the_line(caplog: Any) -> None:
     journal = Journal(clock=lambda: 0.0)
     caplog.set_level(logging.INFO, "linemon.lines")
-    login = PingResult.failed(models.STATUS_TIMEOUT, "login did not finish within 45 s")
+    login = PingResult.failed(models.STATUS_SESSION_ERROR, "login did not finish within 45 s")
     for _ in range(3):
         journal.result(LINE, OK, "1.0")
-        journal.result(LINE, login, "1.0", asked=False)
+        journal.result(LINE, login, "1.0")
     assert _messages(caplog) == []
     journal.result(LINE, PingResult.failed(models.STATUS_TIMEOUT, "no answer"), "1.0")
     assert _messages(caplog) == ["line cannot be measured"]  # asked, and no answer in time
