@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import grp
 import logging
 import os
@@ -284,6 +285,21 @@ class _Signals:
             self._loop.remove_signal_handler(signum)
 
 
+# The collector's first generation: CPython's 700 makes a broker at 100,000 lines spend a
+# third of its CPU in collections (py-spy --native, 5,000 routers x 100,000 lines).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper cyclic collections for a long-running broker: what is loaded at start
+    (modules, the configuration) is frozen out of every collection, and the young generation
+    is collected every 50,000 allocations instead of 700, so the short-lived objects of each
+    ping (tasks, timers, results) are freed by reference counting before a collection
+    promotes them towards the old generation, whose full collection walks the whole heap."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def main(config_path: Path) -> int:
     """Entry for ``linemon broker``: load the config, set up logging, run."""
     try:
@@ -294,6 +310,7 @@ def main(config_path: Path) -> int:
         return EXIT_CONFIG
     logsetup.setup(config.broker.log_format, config.broker.log_level)
     logsetup.REDACTOR.register(secret_values(config))
+    tune_gc()
     code = asyncio.run(serve(config_path, config))
     if code == EXIT_FORCED:
         # Forced by a second signal: pings still running (paramiko's worker threads among
