@@ -186,47 +186,96 @@ def restore_frontend_conf() -> None:
 
 
 def start_web(lab: Lab) -> bool:
-    """Serve the frontend with PHP's built-in server (as www-data); True if it started it."""
+    """Serve the frontend with PHP's built-in server (as www-data); True if it started it.
+
+    A server that dies while it starts is started once more: the error names how each attempt
+    ended (exit code or signal), so a PHP that cannot run is told apart from one killed by
+    something else on the machine.
+    """
     write_frontend_conf()
     if web_is_up(lab):
         return False
     log = lab.web_dir / "php.log"
-    if web_pid(lab) is None:
-        lab.web_dir.mkdir(parents=True, exist_ok=True)
-        php = shutil.which("php") or "php"
-        ini = {
-            "memory_limit": "256M",
-            "post_max_size": "16M",
-            "upload_max_filesize": "2M",
-            "max_execution_time": "300",
-            "max_input_time": "300",
-            "date.timezone": "UTC",
-            "display_errors": "0",
-            "log_errors": "1",
-        }
-        argv = [php, "-q", "-S", f"{LISTEN}:{lab.web_port}", "-t", str(FRONTEND_ROOT)]
-        argv += [arg for key, value in ini.items() for arg in ("-d", f"{key}={value}")]
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PHP_CLI_SERVER_WORKERS": str(PHP_WORKERS),
-            "LINEMON_ZABBIX_LAB_PG_PORT": str(lab.pg_port),
-            "LINEMON_ZABBIX_LAB_SERVER_PORT": str(lab.server_port),
-        }
-        with log.open("ab") as out:
-            child = subprocess.Popen(
-                argv, cwd=FRONTEND_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True, user="www-data",
-                group="www-data", extra_groups=[],
-            )
-        (lab.web_dir / "php.pid").write_text(f"{child.pid}\n")
-    procs.wait_until(
-        lambda: web_is_up(lab),
-        "the PHP frontend",
-        30,
-        still_hopeful=lambda: web_pid(lab) is not None,
-        log=log,
+    if web_pid(lab) is not None:  # running, not answering yet
+        procs.wait_until(
+            lambda: web_is_up(lab),
+            "the PHP frontend",
+            30,
+            still_hopeful=lambda: web_pid(lab) is not None,
+            log=log,
+        )
+        return True
+    died = _try_php(lab, log)
+    if died is None:
+        return True
+    print(
+        f"zabbix-lab: the PHP frontend {died.ending} while starting; starting it again", flush=True
     )
-    return True
+    again = _try_php(lab, log)
+    if again is None:
+        return True
+    raise LabError(f"{again}\nIt died twice: first it {died.ending}, then it {again.ending}.")
+
+
+class _PhpDied(LabError):
+    """PHP's server ended while starting: wait_until's message and how the process ended."""
+
+    def __init__(self, message: str, returncode: int) -> None:
+        super().__init__(message)
+        self.ending = procs.describe_exit(returncode)
+
+
+def _try_php(lab: Lab, log: Path) -> _PhpDied | None:
+    """Start PHP once and wait for the API; None when it answers, how it ended if it died.
+
+    A PHP that runs but does not answer in time raises: starting it again would not help.
+    """
+    child = _spawn_php(lab, log)
+    try:
+        procs.wait_until(
+            lambda: web_is_up(lab),
+            "the PHP frontend",
+            30,
+            still_hopeful=lambda: child.poll() is None,
+            log=log,
+        )
+    except LabError as exc:
+        if child.poll() is None:
+            raise
+        return _PhpDied(str(exc), child.returncode)
+    return None
+
+
+def _spawn_php(lab: Lab, log: Path) -> subprocess.Popen[bytes]:
+    """Start PHP's built-in server on the lab's web port; its PID goes to php.pid."""
+    lab.web_dir.mkdir(parents=True, exist_ok=True)
+    php = shutil.which("php") or "php"
+    ini = {
+        "memory_limit": "256M",
+        "post_max_size": "16M",
+        "upload_max_filesize": "2M",
+        "max_execution_time": "300",
+        "max_input_time": "300",
+        "date.timezone": "UTC",
+        "display_errors": "0",
+        "log_errors": "1",
+    }
+    argv = [php, "-q", "-S", f"{LISTEN}:{lab.web_port}", "-t", str(FRONTEND_ROOT)]
+    argv += [arg for key, value in ini.items() for arg in ("-d", f"{key}={value}")]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PHP_CLI_SERVER_WORKERS": str(PHP_WORKERS),
+        "LINEMON_ZABBIX_LAB_PG_PORT": str(lab.pg_port),
+        "LINEMON_ZABBIX_LAB_SERVER_PORT": str(lab.server_port),
+    }
+    with log.open("ab") as out:
+        child = subprocess.Popen(
+            argv, cwd=FRONTEND_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True, user="www-data",
+            group="www-data", extra_groups=[],
+        )
+    (lab.web_dir / "php.pid").write_text(f"{child.pid}\n")
+    return child
 
 
 def stop_web(lab: Lab) -> bool:

@@ -101,6 +101,17 @@ def wait_until(
         time.sleep(0.1)
 
 
+def describe_exit(returncode: int) -> str:
+    """How a child ended, from Popen's returncode: "exited with code 1", "was killed by SIGKILL"."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name}"
+    return f"exited with code {returncode}"
+
+
 def log_tail(log: Path | None, lines: int = 15) -> str:
     """The end of a log file, indented, for an error message (empty without a log)."""
     if log is None:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import random
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from zabbix_utils import Getter, ItemValue, Sender, ZabbixAPI
 from zabbix_utils.types import TrapperResponse
 
-from tests.integration.conftest import ZabbixLab
+from tests.integration.conftest import LAB_SCRIPT, ZabbixLab
 
 pytestmark = pytest.mark.zabbix
 
@@ -124,3 +130,80 @@ def test_agent_reads_userparameters_from_include_dir(zabbix_lab: ZabbixLab) -> N
     finally:
         drop_in.unlink()
         zabbix_lab.restart_agent()
+
+
+# Starts the frontend of a second lab (own directory and web port, the running lab's database)
+# with start_web, then stops it; prints start_web's error and exits 1 when it fails.
+_START_WEB = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import daemons, procs
+from settings import Lab, LabError
+root, web_port, pg_port, server_port = Path(sys.argv[2]), *map(int, sys.argv[3:6])
+lab = Lab(root, pg_port, server_port, 0, web_port, root / "include")
+try:
+    daemons.start_web(lab)
+    print("up", daemons.api_version(lab))
+except LabError as exc:
+    print(exc)
+    sys.exit(1)
+finally:
+    if (pid := daemons.web_pid(lab)) is not None:
+        procs.stop(pid, "php", group=True)
+"""
+
+
+@pytest.fixture
+def www_tmp() -> Iterator[Path]:
+    """A scratch directory www-data can use (pytest's tmp_path is root's alone)."""
+    with tempfile.TemporaryDirectory(prefix="linemon-lab-web-") as name:
+        Path(name).chmod(0o777)
+        yield Path(name)
+
+
+def _start_web_with(
+    php_wrapper: str, zabbix_lab: ZabbixLab, tmp: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run start_web for a second lab whose `php` on PATH is `php_wrapper` (a shell script)."""
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "php").write_text(php_wrapper.replace("MARK", str(tmp / "mark")))
+    (bin_dir / "php").chmod(0o755)
+    ports = json.loads((zabbix_lab.lab_dir / "lab.json").read_text())
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        web_port = sock.getsockname()[1]
+    return subprocess.run(
+        [sys.executable, "-c", _START_WEB, str(LAB_SCRIPT.parent / "zabbix_lab"), str(tmp / "lab"),
+         str(web_port), ports["pg_port"], ports["server_port"]],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={"PATH": f"{bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin"},
+    )
+
+
+def test_a_frontend_killed_while_starting_is_started_again(
+    zabbix_lab: ZabbixLab, zabbix_api: ZabbixAPI, www_tmp: Path
+) -> None:
+    killed_once = '#!/bin/sh\n[ -e MARK ] || { touch MARK; kill -9 $$; }\nexec /usr/bin/php "$@"\n'
+
+    done = _start_web_with(killed_once, zabbix_lab, www_tmp)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "zabbix-lab: the PHP frontend was killed by SIGKILL while starting; starting it again",
+        f"up {zabbix_api.apiinfo.version()}",
+    ]
+
+
+def test_a_frontend_that_cannot_run_says_how_both_attempts_ended(
+    zabbix_lab: ZabbixLab, www_tmp: Path
+) -> None:
+    broken = "#!/bin/sh\necho 'php: broken on purpose'\nexit 3\n"
+
+    done = _start_web_with(broken, zabbix_lab, www_tmp)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "did not come up (its process died)" in done.stdout
+    assert "php: broken on purpose" in done.stdout  # the log's tail
+    assert "It died twice: first it exited with code 3, then it exited with code 3." in done.stdout
