@@ -205,30 +205,33 @@ def start_web(lab: Lab) -> bool:
             log=log,
         )
         return True
-    died = _try_php(lab, log)
-    if died is None:
+    try:
+        _try_php(lab, log)
         return True
-    print(
-        f"zabbix-lab: the PHP frontend {died.ending} while starting; starting it again", flush=True
-    )
-    again = _try_php(lab, log)
-    if again is None:
+    except _PhpDied as first:
+        died = first.ending
+    print(f"zabbix-lab: the PHP frontend {died} while starting; starting it again", flush=True)
+    try:
+        _try_php(lab, log)
         return True
-    raise LabError(f"{again}\nIt died twice: first it {died.ending}, then it {again.ending}.")
+    except _PhpDied as again:
+        twice = f"It died twice: first it {died}, then it {again.ending}."
+        raise LabError(f"{again}\n{twice}") from None
 
 
 class _PhpDied(LabError):
-    """PHP's server ended while starting: wait_until's message and how the process ended."""
+    """PHP's server ended while starting: wait_until's message, and how the process ended."""
 
     def __init__(self, message: str, returncode: int) -> None:
         super().__init__(message)
         self.ending = procs.describe_exit(returncode)
 
 
-def _try_php(lab: Lab, log: Path) -> _PhpDied | None:
-    """Start PHP once and wait for the API; None when it answers, how it ended if it died.
+def _try_php(lab: Lab, log: Path) -> None:
+    """Start PHP once and wait until the API answers; _PhpDied if the process ends first.
 
-    A PHP that runs but does not answer in time raises: starting it again would not help.
+    A PHP that runs but does not answer in time raises plain LabError: starting it again
+    would not help.
     """
     child = _spawn_php(lab, log)
     try:
@@ -242,8 +245,7 @@ def _try_php(lab: Lab, log: Path) -> _PhpDied | None:
     except LabError as exc:
         if child.poll() is None:
             raise
-        return _PhpDied(str(exc), child.returncode)
-    return None
+        raise _PhpDied(str(exc), child.returncode) from None
 
 
 def _spawn_php(lab: Lab, log: Path) -> subprocess.Popen[bytes]:
